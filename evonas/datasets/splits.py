@@ -1,0 +1,41 @@
+"""The fixed splits a search uses: a test split it never sees, a validation split for fitness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evonas.datasets.loaders import ImageData
+from evonas.errors import DatasetError
+
+SPLIT_SEED = 20261123  # fixed: every run on a dataset sees the same splits
+
+
+@dataclass(frozen=True)
+class SearchSplits:
+    train: ImageData  # what candidates train on
+    val: ImageData  # what fitness is scored on
+    test: ImageData  # held out from the search; for final evaluation only
+
+
+def search_splits(
+    data: ImageData, *, val_size: int, test_fraction: float, subset: int | None = None
+) -> SearchSplits:
+    """Carve test, then validation, then (optionally at most ``subset``) training images.
+
+    The permutation is fixed (independent of the run's seed), so runs on the same dataset
+    are comparable and can share cached evaluations.
+    """
+    n = data.x.shape[0]
+    n_test = round(n * test_fraction)
+    if n - n_test - val_size < 2:
+        raise DatasetError(
+            f"Dataset {data.name!r} has {n} images: too few for a test split of {n_test} "
+            f"and a validation split of {val_size} (lower val_size)."
+        )
+    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+    test, val, train = order[:n_test], order[n_test : n_test + val_size], order[n_test + val_size :]
+    if subset is not None:
+        train = train[:subset]
+    return SearchSplits(data.take(np.sort(train)), data.take(np.sort(val)), data.take(np.sort(test)))

@@ -1,0 +1,86 @@
+"""Shape inference and validation of a genome for a given input shape, before any training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evonas.errors import InvalidGenomeError
+from evonas.genomes.genes import ConvGene, DenseGene, PoolGene, gene_token
+from evonas.genomes.genome import Genome
+
+Shape = tuple[int, int, int]  # (channels, height, width)
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """The tensor shape (C, H, W) after one gene; the dense gene's is (latent, 1, 1)."""
+
+    index: int
+    token: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class GenomeReport:
+    """What validation learned: the shape after each gene and the autoencoder's size."""
+
+    input_shape: Shape
+    layers: tuple[LayerShape, ...]
+    params: int
+
+    @property
+    def feature_shape(self) -> Shape:
+        """The shape of the last feature map, the one the dense gene flattens."""
+        return self.layers[-2].shape if len(self.layers) > 1 else self.input_shape
+
+
+def check_input_shape(input_shape: tuple[int, ...]) -> Shape:
+    """Normalise and check an input shape (C, H, W)."""
+    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
+        raise InvalidGenomeError(
+            f"The input shape must be (channels, height, width) with positive sizes. "
+            f"Got {tuple(input_shape)} instead."
+        )
+    c, h, w = (int(d) for d in input_shape)
+    return (c, h, w)
+
+
+def infer_shapes(genome: Genome, input_shape: tuple[int, ...]) -> tuple[LayerShape, ...]:
+    """The shape after each gene; raises :class:`InvalidGenomeError` where a pool would
+    shrink a side below 1 pixel."""
+    c, h, w = check_input_shape(input_shape)
+    out: list[LayerShape] = []
+    for i, gene in enumerate(genome.genes):
+        if isinstance(gene, ConvGene):
+            c = gene.channels
+        elif isinstance(gene, PoolGene):
+            if h < 2 or w < 2:
+                raise InvalidGenomeError(
+                    f"Gene {i} ({gene_token(gene)}): the feature map is {h}x{w} here, "
+                    "too small for a 2x2 pool (the spatial size would collapse)."
+                )
+            h, w = h // 2, w // 2
+        elif isinstance(gene, DenseGene):
+            c, h, w = gene.latent, 1, 1
+        out.append(LayerShape(i, gene_token(gene), (c, h, w)))
+    return tuple(out)
+
+
+def validate_genome(
+    genome: Genome, input_shape: tuple[int, ...], max_params: int | None = None
+) -> GenomeReport:
+    """Check that ``genome`` builds for ``input_shape`` within ``max_params`` parameters.
+
+    The ordering rules hold for every :class:`Genome` already; this adds the checks that
+    depend on the data: no collapsing spatial size, and the parameter limit.
+    """
+    from evonas.genomes.builder import count_parameters  # torch is imported lazily
+
+    layers = infer_shapes(genome, input_shape)
+    params = count_parameters(genome, input_shape)
+    if max_params is not None and params > max_params:
+        raise InvalidGenomeError(
+            f"Genome {genome.compact()} has {params:,} parameters, "
+            f"over the limit of {max_params:,} (search_space.max_params)."
+        )
+    return GenomeReport(check_input_shape(input_shape), layers, params)

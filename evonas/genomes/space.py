@@ -1,0 +1,87 @@
+"""The search space: which genes, sizes and lengths a search may draw."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from evonas.errors import InvalidGenomeError
+from evonas.genomes.genes import (
+    ACTIVATIONS,
+    KERNELS,
+    POOL_MODES,
+    Activation,
+    ConvGene,
+    Kernel,
+    PoolGene,
+    PoolMode,
+)
+from evonas.genomes.genome import Genome
+
+
+class SearchSpace(BaseModel):
+    """Ranges of the genes a search draws from. Both bounds of every range are inclusive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_channels: int = Field(8, ge=1, le=4096)
+    max_channels: int = Field(128, ge=1, le=4096)
+    kernels: tuple[Kernel, ...] = Field(KERNELS, min_length=1)
+    activations: tuple[Activation, ...] = Field(ACTIVATIONS, min_length=1)
+    pool_modes: tuple[PoolMode, ...] = Field(POOL_MODES, min_length=1)
+    min_convs: int = Field(1, ge=1, le=64)
+    max_convs: int = Field(8, ge=1, le=64)
+    min_latent: int = Field(2, ge=1)
+    max_latent: int = Field(128, ge=1)
+    max_params: int = Field(2_000_000, ge=1, description="Largest allowed autoencoder size.")
+    p_batchnorm: float = Field(0.4, ge=0, le=1, description="Chance a drawn conv gets batchnorm.")
+    p_pool: float = Field(0.5, ge=0, le=1, description="Chance a drawn conv is followed by a pool.")
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> SearchSpace:
+        for lo, hi in (
+            ("min_channels", "max_channels"),
+            ("min_convs", "max_convs"),
+            ("min_latent", "max_latent"),
+        ):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(
+                    f"{lo} must be <= {hi}. Got {getattr(self, lo)} > {getattr(self, hi)} instead."
+                )
+        return self
+
+    @classmethod
+    def preset_for(cls, input_shape: tuple[int, int, int]) -> SearchSpace:
+        """Sensible ranges for an input shape: small images get small, shallow networks."""
+        side = min(input_shape[1], input_shape[2])
+        if side <= 16:  # e.g. 8x8 digits
+            return cls(max_channels=32, max_convs=3, max_latent=32, max_params=200_000)
+        return cls()
+
+    @property
+    def channel_choices(self) -> tuple[int, ...]:
+        """The channel counts drawn: the bounds and every power of two between them."""
+        powers = {2**k for k in range(13) if self.min_channels <= 2**k <= self.max_channels}
+        return tuple(sorted(powers | {self.min_channels, self.max_channels}))
+
+    def check(self, genome: Genome) -> None:
+        """Raise :class:`InvalidGenomeError` naming the first gene outside this space."""
+        if not self.min_convs <= genome.n_convs <= self.max_convs:
+            raise InvalidGenomeError(
+                f"Genome {genome.compact()} has {genome.n_convs} conv genes, "
+                f"outside [{self.min_convs}, {self.max_convs}]."
+            )
+        for i, gene in enumerate(genome.body):
+            if isinstance(gene, ConvGene):
+                if not self.min_channels <= gene.channels <= self.max_channels:
+                    raise InvalidGenomeError(
+                        f"Gene {i}: {gene.channels} channels outside "
+                        f"[{self.min_channels}, {self.max_channels}]."
+                    )
+                if gene.kernel not in self.kernels or gene.activation not in self.activations:
+                    raise InvalidGenomeError(f"Gene {i}: kernel or activation not in the search space.")
+            if isinstance(gene, PoolGene) and gene.mode not in self.pool_modes:
+                raise InvalidGenomeError(f"Gene {i}: pool mode {gene.mode} not in the search space.")
+        if not self.min_latent <= genome.latent_dim <= self.max_latent:
+            raise InvalidGenomeError(
+                f"Latent size {genome.latent_dim} outside [{self.min_latent}, {self.max_latent}]."
+            )

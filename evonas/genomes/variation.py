@@ -1,0 +1,205 @@
+"""Random genomes, mutation and crossover: pure functions of an explicit random generator.
+
+Every operator returns only genomes that are valid for the input shape and inside the
+search space: it repairs what it can (drops a batchnorm that no longer follows a conv, a
+pool that would collapse the feature map, surplus convs) and redraws otherwise; after
+``max_tries`` failed draws it returns the parent(s) unchanged, which are valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from evonas.errors import InvalidGenomeError
+from evonas.genomes.genes import BatchNormGene, BodyGene, ConvGene, DenseGene, PoolGene
+from evonas.genomes.genome import Genome
+from evonas.genomes.shapes import Shape, validate_genome
+from evonas.genomes.space import SearchSpace
+
+MUTATIONS = ("add", "remove", "change", "swap")
+
+
+def _pick(rng: np.random.Generator, options: Sequence):
+    return options[int(rng.integers(len(options)))]
+
+
+def random_conv(space: SearchSpace, rng: np.random.Generator) -> ConvGene:
+    return ConvGene(
+        channels=_pick(rng, space.channel_choices),
+        kernel=_pick(rng, space.kernels),
+        activation=_pick(rng, space.activations),
+    )
+
+
+def random_dense(space: SearchSpace, rng: np.random.Generator) -> DenseGene:
+    # log-uniform, so small and large latents are drawn alike
+    lo, hi = np.log(space.min_latent), np.log(space.max_latent + 1)
+    return DenseGene(latent=int(min(space.max_latent, np.exp(rng.uniform(lo, hi)))))
+
+
+def _accept(genes: list, space: SearchSpace, input_shape: Shape) -> Genome | None:
+    """Repair ``genes`` and return the genome if it is valid and in ``space``, else None."""
+    try:
+        genome = Genome.of(repair(genes, space, input_shape))
+        space.check(genome)
+        validate_genome(genome, input_shape, space.max_params)
+    except InvalidGenomeError:
+        return None
+    return genome
+
+
+def repair(genes: Sequence, space: SearchSpace, input_shape: Shape) -> list:
+    """Bring a gene list back to the ordering rules where that is a matter of dropping genes.
+
+    Drops leading non-conv genes, a batchnorm not directly after a conv, convs beyond
+    ``space.max_convs`` (with their batchnorm) and pools that would shrink the feature map
+    below 1 pixel. Does not add genes; the caller validates the result.
+    """
+    body = [g for g in genes if not isinstance(g, DenseGene)]
+    dense = next((g for g in reversed(genes) if isinstance(g, DenseGene)), None)
+    while body and not isinstance(body[0], ConvGene):
+        body.pop(0)
+    out: list = []
+    convs = 0
+    h, w = input_shape[1], input_shape[2]
+    for gene in body:
+        if isinstance(gene, ConvGene):
+            convs += 1
+            if convs > space.max_convs:
+                continue
+        elif isinstance(gene, BatchNormGene):
+            if not out or not isinstance(out[-1], ConvGene) or convs > space.max_convs:
+                continue
+        elif isinstance(gene, PoolGene):
+            if h < 2 or w < 2:
+                continue
+            h, w = h // 2, w // 2
+        out.append(gene)
+    return [*out, dense] if dense is not None else out
+
+
+def random_genome(
+    space: SearchSpace, input_shape: Shape, rng: np.random.Generator, max_tries: int = 1000
+) -> Genome:
+    """Draw a valid genome: convs, each maybe followed by batchnorm and a pool, then dense."""
+    for _ in range(max_tries):
+        genes: list = []
+        for _ in range(int(rng.integers(space.min_convs, space.max_convs + 1))):
+            genes.append(random_conv(space, rng))
+            if rng.random() < space.p_batchnorm:
+                genes.append(BatchNormGene())
+            if rng.random() < space.p_pool:
+                genes.append(PoolGene(mode=_pick(rng, space.pool_modes)))
+        genes.append(random_dense(space, rng))
+        genome = _accept(genes, space, input_shape)
+        if genome is not None and genome.n_convs >= space.min_convs:
+            return genome
+    raise InvalidGenomeError(
+        f"Could not draw a valid genome for input shape {input_shape} in {max_tries} tries: "
+        "the search space is too large for max_params or too deep for the image size."
+    )
+
+
+def _change(gene: BodyGene | DenseGene, space: SearchSpace, rng: np.random.Generator):
+    if isinstance(gene, ConvGene):
+        field = _pick(rng, ("channels", "kernel", "activation"))
+        if field == "channels":
+            choices = space.channel_choices
+            i = choices.index(gene.channels) if gene.channels in choices else 0
+            j = int(np.clip(i + _pick(rng, (-1, 1)), 0, len(choices) - 1))
+            return gene.model_copy(update={"channels": choices[j]})
+        if field == "kernel":
+            return gene.model_copy(update={"kernel": _pick(rng, space.kernels)})
+        return gene.model_copy(update={"activation": _pick(rng, space.activations)})
+    if isinstance(gene, PoolGene):
+        return PoolGene(mode=_pick(rng, space.pool_modes))
+    if isinstance(gene, DenseGene):
+        factor = float(np.exp(rng.normal(0.0, 0.5)))
+        latent = int(np.clip(round(gene.latent * factor), space.min_latent, space.max_latent))
+        return DenseGene(latent=latent) if latent != gene.latent else random_dense(space, rng)
+    return gene
+
+
+def _mutated_genes(genome: Genome, op: str, space: SearchSpace, rng: np.random.Generator) -> list | None:
+    genes = list(genome.genes)
+    n_body = len(genes) - 1
+    if op == "add":
+        kind = _pick(rng, ("conv", "batchnorm", "pool"))
+        new: BodyGene
+        if kind == "conv":
+            new = random_conv(space, rng)
+        elif kind == "batchnorm":
+            new = BatchNormGene()
+        else:
+            new = PoolGene(mode=_pick(rng, space.pool_modes))
+        genes.insert(int(rng.integers(1, n_body + 1)), new)
+    elif op == "remove":
+        if n_body < 2:
+            return None
+        genes.pop(int(rng.integers(1, n_body)))
+    elif op == "change":
+        i = int(rng.integers(len(genes)))
+        genes[i] = _change(genes[i], space, rng)
+    elif op == "swap":
+        if n_body < 3:
+            return None
+        i = int(rng.integers(1, n_body - 1))
+        genes[i], genes[i + 1] = genes[i + 1], genes[i]
+    return genes
+
+
+def mutate(
+    genome: Genome,
+    space: SearchSpace,
+    input_shape: Shape,
+    rng: np.random.Generator,
+    max_tries: int = 20,
+) -> tuple[Genome, str]:
+    """One mutation (add, remove, change or swap genes); returns the child and the operator.
+
+    The child differs from the parent unless ``max_tries`` draws all failed, in which case
+    the parent comes back with the operator ``"none"``.
+    """
+    for _ in range(max_tries):
+        op = _pick(rng, MUTATIONS)
+        genes = _mutated_genes(genome, op, space, rng)
+        if genes is None:
+            continue
+        child = _accept(genes, space, input_shape)
+        if child is not None and child.n_convs >= space.min_convs and child != genome:
+            return child, op
+    return genome, "none"
+
+
+def crossover(
+    a: Genome,
+    b: Genome,
+    space: SearchSpace,
+    input_shape: Shape,
+    rng: np.random.Generator,
+    max_tries: int = 20,
+) -> tuple[Genome, Genome]:
+    """Cut-and-splice: cut each parent's body at its own random point and swap the tails.
+
+    The first child keeps ``a``'s head and dense gene, the second ``b``'s. Cuts fall after
+    the first gene, so each child starts with its parent's first conv. A child that cannot
+    be repaired is redrawn; after ``max_tries`` its parent is returned in its place.
+    """
+    children: list[Genome | None] = [None, None]
+    for _ in range(max_tries):
+        i = int(rng.integers(1, len(a.body) + 1))
+        j = int(rng.integers(1, len(b.body) + 1))
+        drafts = (
+            [*a.body[:i], *b.body[j:], a.dense],
+            [*b.body[:j], *a.body[i:], b.dense],
+        )
+        for k, draft in enumerate(drafts):
+            if children[k] is None:
+                child = _accept(draft, space, input_shape)
+                if child is not None and child.n_convs >= space.min_convs:
+                    children[k] = child
+        if all(c is not None for c in children):
+            break
+    return children[0] or a, children[1] or b

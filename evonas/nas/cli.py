@@ -1,0 +1,205 @@
+"""The ``nas`` command: a thin layer that parses flags, builds the config and calls the library.
+
+User errors print one line on stderr and exit 1 (usage errors exit 2); ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evonas import __version__
+from evonas.errors import NASError
+from evonas.storage import DEFAULT_DB_URL
+
+log = logging.getLogger("evonas")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+
+
+def _db(p: argparse.ArgumentParser, default: str | None = DEFAULT_DB_URL) -> None:
+    p.add_argument("--db", default=default, metavar="URL",
+                   help=f"SQLAlchemy URL or SQLite file (default: {DEFAULT_DB_URL})")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nas",
+        description="evonas: evolve convolutional-autoencoder architectures with a genetic algorithm.",
+    )
+    parser.add_argument("--version", action="version", version=f"evonas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="start an evolution run",
+        description="Evolve CAE architectures and record every generation in the database. "
+        "Generation 0 is the initial population; --generations N evolves N more.",
+    )
+    run.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML or YAML file of options (flags override it)"
+    )
+    run.add_argument("--name", help="unique run name (default: generated and printed)")
+    run.add_argument("--dataset", help="dataset name (default: digits, built in)")
+    run.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
+    run.add_argument("--population", type=int, metavar="N", help="survivors per generation (default: 10)")
+    run.add_argument(
+        "--generations", type=int, metavar="N", help="generations after generation 0 (default: 5)"
+    )
+    run.add_argument("--seed", type=int, metavar="N", help="root random seed (default: 0)")
+    run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
+    run.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
+    run.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    _db(run, default=None)
+    _common(run)
+
+    runs = sub.add_parser("runs", help="list the runs in a database")
+    _db(runs)
+    _common(runs)
+
+    show = sub.add_parser("show", help="per-generation summary and best individual of a run")
+    show.add_argument("run", metavar="RUN", help="run name or id")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    _db(show)
+    _common(show)
+    return parser
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    flat = {
+        "name": args.name, "population": args.population, "generations": args.generations,
+        "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
+    }  # fmt: skip
+    out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
+    dataset = {"name": args.dataset, "data_dir": args.data_dir}
+    if any(v is not None for v in dataset.values()):
+        out["dataset"] = {k: v for k, v in dataset.items() if v is not None}
+    if args.epochs is not None:
+        out["budget"] = {"epochs": args.epochs}
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from evonas.nas.config import build_config
+    from evonas.nas.progress import LineProgress
+    from evonas.nas.runner import run_search
+    from evonas.nas.summary import load_run_json
+    from evonas.storage import SQLStorage
+
+    config = build_config(args.config, _run_overrides(args))
+    run = run_search(config, progress=None if args.quiet else LineProgress())
+    storage = SQLStorage(config.db, create=False)
+    try:
+        best = load_run_json(storage, run.id)["best"]
+    finally:
+        storage.close()
+    print(f"run {run.name} {run.status}")
+    if best:
+        m = best["metrics"]
+        print(f"best: {best['compact']}  ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
+              f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
+    print(f"show it with: nas show {run.name} --db {config.db}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from evonas.nas.summary import best_individual
+    from evonas.storage import SQLStorage
+
+    storage = SQLStorage(args.db, create=False)
+    try:
+        rows = []
+        for run in storage.list_runs():
+            gens = storage.load_generations(run.id)
+            best = best_individual(gens)
+            rows.append([
+                str(run.id), run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")),
+                str(len(gens)), f"{best.acc:.4f}" if best and best.acc is not None else "-",
+                run.created_at.strftime("%Y-%m-%d %H:%M"),
+            ])  # fmt: skip
+    finally:
+        storage.close()
+    if not rows:
+        print(f"no runs in {args.db}")
+        return 0
+    print(_table(["id", "name", "status", "dataset", "generations", "best acc", "created (UTC)"], rows))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from evonas.nas.summary import load_run_json
+    from evonas.storage import SQLStorage
+
+    storage = SQLStorage(args.db, create=False)
+    try:
+        data = load_run_json(storage, args.run)
+    finally:
+        storage.close()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"run {data['name']} (id {data['run_id']}): {data['status']}, seed {data['seed']}")
+    rows = []
+    for g in data["generations"]:
+        ev = g["evaluated"]
+        accs = [i["metrics"]["acc"] for i in ev if i["metrics"]["acc"] is not None]
+        rows.append([
+            str(g["index"]), str(sum(i["status"] != "cached" for i in ev)),
+            str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "cached" for i in ev)),
+            f"{max(accs):.4f}" if accs else "-", f"{sum(accs) / len(accs):.4f}" if accs else "-",
+            f"{g['seconds']:.1f}",
+        ])  # fmt: skip
+    print(_table(["gen", "evaluated", "failed", "cached", "best acc", "mean acc", "seconds"], rows))
+    best = data["best"]
+    if best:
+        m = best["metrics"]
+        print(f"best: {best['compact']} (hash {best['hash']})")
+        print(f"      ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
+              f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
+    return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+COMMANDS = {"run": cmd_run, "runs": cmd_runs, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(message)s" if not args.debug else "%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("ray", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.debug else logging.ERROR)
+    if getattr(args, "quiet", False):
+        logging.getLogger("evonas").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except NASError as exc:
+        if args.debug:
+            raise
+        print(f"nas: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

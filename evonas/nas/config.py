@@ -1,0 +1,131 @@
+"""Run configuration: one pydantic model, built once at the edge (file + flags) and passed down."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evonas.errors import ConfigError
+from evonas.genomes import SearchSpace
+from evonas.storage import DEFAULT_DB_URL
+from evonas.workers import Budget
+
+
+class DatasetConfig(BaseModel):
+    """Which images a run searches on and how they are split."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field("digits", description="Dataset name; 'digits' is built in.")
+    data_dir: Path | None = Field(None, description="Folder with the dataset's files.")
+    subset: int | None = Field(None, ge=2, description="At most this many training images.")
+    val_size: int = Field(400, ge=10, description="Validation images fitness is scored on.")
+    test_fraction: float = Field(0.2, ge=0, lt=1, description="Share held out from the search.")
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a run. Stored with the run, so it can be resumed and compared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    seed: int = Field(0, ge=0, lt=2**31)
+    population: int = Field(10, ge=2, description="Individuals that survive each generation (mu).")
+    offspring: int | None = Field(
+        None, ge=1, description="Offspring per generation (lambda); default population."
+    )
+    generations: int = Field(5, ge=0, description="Generations after the initial one.")
+    crossover_prob: float = Field(0.5, ge=0, le=1)
+    mutation_prob: float = Field(0.8, ge=0, le=1)
+    selection: Literal["best", "tournament", "nsga2"] = Field(
+        "best",
+        description="Survivor selection over parents + offspring: 'best' (truncation), "
+        "'tournament' (with elites), or 'nsga2' over (ACC up, reconstruction loss down).",
+    )
+    tournament_size: int = Field(3, ge=2)
+    elites: int = Field(1, ge=0, description="Best individuals always kept ('tournament' selection).")
+    search_space: SearchSpace | None = Field(None, description="Default: a preset for the input shape.")
+    budget: Budget = Field(default_factory=Budget)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    db: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL or SQLite file path.")
+    address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
+    cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray instance; default: all.")
+    cpus_per_trial: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.elites > self.population:
+            raise ValueError(f"elites must be <= population. Got {self.elites} > {self.population} instead.")
+        return self
+
+    @property
+    def n_offspring(self) -> int:
+        return self.offspring or self.population
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line naming the option, the constraint and the value, like scikit-learn does."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    if err.get("type") == "extra_forbidden":
+        return f"Unknown option {loc!r}."
+    if err.get("type") == "missing":
+        return f"The {loc!r} option is required."
+    if not loc:
+        return f"Invalid configuration: {msg}"
+    text = msg.replace("Input should be", "must be", 1).replace("Value should have", "must have", 1)
+    text = text if text.startswith("must") else f"is invalid: {text}"
+    if " Got " in text:  # our own validators already name the value
+        return f"The {loc!r} option {text}"
+    got = json.dumps(err.get("input"), default=str)
+    return f"The {loc!r} option {text}. Got {got} instead."
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML or YAML configuration file into a dict."""
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"Cannot parse {path}: {exc}") from None
+    except Exception as exc:  # yaml.YAMLError has no common base with the above
+        raise ConfigError(f"Cannot parse {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a table of options at the top level.")
+    return data
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(file: Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The run configuration from an optional file, then flag ``overrides`` (nested dicts)."""
+    data = read_config_file(file) if file is not None else {}
+    data = _merge(data, overrides or {})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None

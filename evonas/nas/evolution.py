@@ -1,0 +1,236 @@
+"""The evolution loop: generation 0 at random, then offspring, evaluation and survivor selection.
+
+Determinism: generation ``g`` draws from ``numpy.random.default_rng([seed, g])`` and a
+genome is evaluated with a seed derived from (run seed, genome hash), so a generation
+depends only on the run's seed and the stored population before it. Each completed
+generation is stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from evonas.genomes import Genome, SearchSpace, crossover, mutate, random_genome
+from evonas.nas.config import RunConfig
+from evonas.nas.selection import Individual, select_survivors, tournament
+from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
+from evonas.workers import EvalJob, EvalResult
+
+log = logging.getLogger(__name__)
+
+INFRASTRUCTURE_PREFIX = "infrastructure:"
+NOVELTY_TRIES = 10
+
+
+class Evaluator(Protocol):
+    """Evaluates genomes; results come back in job order."""
+
+    def evaluate(
+        self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
+    ) -> list[EvalResult]: ...
+
+
+class Progress(Protocol):
+    """What the loop reports while it works (the CLI draws it)."""
+
+    def generation_started(self, index: int, last: int, to_evaluate: int, cached: int) -> None: ...
+
+    def evaluated(self, result: EvalResult) -> None: ...
+
+    def generation_finished(self, summary: GenerationSummary) -> None: ...
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    index: int
+    last: int
+    evaluated: int
+    failed: int
+    cached: int
+    best_acc: float | None
+    best_genome: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    genome: Genome
+    parents: tuple[str, ...]
+    operator: str
+
+
+def generation_rng(seed: int, index: int) -> np.random.Generator:
+    """The random generator of generation ``index`` of a run with root ``seed``."""
+    return np.random.default_rng([seed, index])
+
+
+def evaluation_seed(seed: int, genome_hash: str) -> int:
+    """The training seed of a genome in a run: the same genome always gets the same seed."""
+    digest = hashlib.sha256(f"{seed}:{genome_hash}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def is_reusable(record: IndividualRecord) -> bool:
+    """A stored evaluation may stand in for a new one unless infrastructure made it fail."""
+    return not (record.status == "failed" and (record.error or "").startswith(INFRASTRUCTURE_PREFIX))
+
+
+class Search:
+    """One run of the genetic algorithm against a storage and an evaluator."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        space: SearchSpace,
+        input_shape: tuple[int, int, int],
+        storage: RunStorage,
+        evaluator: Evaluator,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.space = space
+        self.input_shape = input_shape
+        self.storage = storage
+        self.evaluator = evaluator
+        self.progress = progress
+        self.known: dict[str, IndividualRecord] = {}  # hash -> its own evaluation in this run
+        self.best: IndividualRecord | None = None
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, run: RunInfo) -> None:
+        """Evolve generations 0..config.generations, storing each as it completes."""
+        population: list[Individual] = []
+        for index in range(self.config.generations + 1):
+            start = time.perf_counter()
+            rng = generation_rng(self.config.seed, index)
+            candidates = self.initial(rng) if index == 0 else self.offspring(population, rng)
+            records = self.evaluate(index, candidates)
+            offspring = [
+                Individual(c.genome, r, self._multi) for c, r in zip(candidates, records, strict=True)
+            ]
+            population = select_survivors(
+                population + offspring, self.config.population, self.config.selection, rng,
+                self.config.tournament_size, self.config.elites,
+            )  # fmt: skip
+            seconds = time.perf_counter() - start
+            self.storage.record_generation(
+                run.id,
+                GenerationRecord(index, tuple(ind.hash for ind in population), tuple(records), seconds),
+            )
+            self._report(index, records, seconds)
+
+    @property
+    def _multi(self) -> bool:
+        return self.config.selection == "nsga2"
+
+    def initial(self, rng: np.random.Generator) -> list[Candidate]:
+        """A random valid population of distinct genomes (as distinct as the space allows)."""
+        genomes: dict[str, Genome] = {}
+        for _ in range(self.config.population * 20):
+            g = random_genome(self.space, self.input_shape, rng)
+            genomes.setdefault(g.hash, g)
+            if len(genomes) == self.config.population:
+                break
+        return [Candidate(g, (), "init") for g in genomes.values()]
+
+    def offspring(self, population: Sequence[Individual], rng: np.random.Generator) -> list[Candidate]:
+        """Offspring Q(t): tournament parents, crossover and/or mutation.
+
+        A child whose genome this run has already evaluated is redrawn (up to
+        ``NOVELTY_TRIES`` times) so offspring slots go to new architectures; past that it
+        is kept and recorded as cached.
+        """
+        out: list[Candidate] = []
+        seen = set(self.known)
+        for _ in range(self.config.n_offspring):
+            for _ in range(NOVELTY_TRIES):
+                child = self._vary(population, rng)
+                if child.genome.hash not in seen:
+                    break
+            seen.add(child.genome.hash)
+            out.append(child)
+        return out
+
+    def _vary(self, population: Sequence[Individual], rng: np.random.Generator) -> Candidate:
+        cfg = self.config
+        parents: tuple[str, ...]
+        if len(population) >= 2 and rng.random() < cfg.crossover_prob:
+            a, b = tournament(population, 2, cfg.tournament_size, rng)
+            child = crossover(a.genome, b.genome, self.space, self.input_shape, rng)[0]
+            parents, ops = (a.hash, b.hash), ["crossover"]
+        else:
+            (a,) = tournament(population, 1, cfg.tournament_size, rng)
+            child, parents, ops = a.genome, (a.hash,), []
+        if rng.random() < cfg.mutation_prob or child.hash in parents:
+            child, op = mutate(child, self.space, self.input_shape, rng)
+            ops.append(f"mutate:{op}")
+        return Candidate(child, parents, "+".join(ops))
+
+    def evaluate(self, index: int, candidates: Sequence[Candidate]) -> list[IndividualRecord]:
+        """Evaluate candidates whose genome has no reusable evaluation in this run yet."""
+        jobs: dict[str, EvalJob] = {}
+        for c in candidates:
+            h = c.genome.hash
+            if h not in jobs and not (h in self.known and is_reusable(self.known[h])):
+                jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h))
+        if self.progress:
+            self.progress.generation_started(
+                index, self.config.generations, len(jobs), len(candidates) - len(jobs)
+            )
+        on_result = (lambda _i, r: self.progress.evaluated(r)) if self.progress else None  # type: ignore[union-attr]
+        results = dict(zip(jobs, self.evaluator.evaluate(list(jobs.values()), on_result), strict=True))
+
+        records = []
+        for c in candidates:
+            h = c.genome.hash
+            if h in results:
+                record = _record(c, results.pop(h))
+                self.known[h] = record
+            else:
+                record = _cached(c, self.known[h])
+            records.append(record)
+            if record.acc is not None and (self.best is None or record.acc > (self.best.acc or -1)):
+                self.best = record
+        return records
+
+    def _report(self, index: int, records: Sequence[IndividualRecord], seconds: float) -> None:
+        if not self.progress:
+            return
+        self.progress.generation_finished(
+            GenerationSummary(
+                index=index,
+                last=self.config.generations,
+                evaluated=sum(r.status != "cached" for r in records),
+                failed=sum(r.status == "failed" for r in records),
+                cached=sum(r.status == "cached" for r in records),
+                best_acc=self.best.acc if self.best else None,
+                best_genome=Genome.from_json(self.best.genome).compact() if self.best else None,
+                seconds=seconds,
+            )
+        )
+
+
+def _record(c: Candidate, r: EvalResult) -> IndividualRecord:
+    return IndividualRecord(
+        hash=c.genome.hash, genome=c.genome.canonical_json(), parents=c.parents, operator=c.operator,
+        status=r.status, seed=r.seed, acc=r.acc, nmi=r.nmi, ari=r.ari, recon_loss=r.recon_loss,
+        baseline_loss=r.baseline_loss, params=r.params, seconds=r.seconds, error=r.error,
+        node=r.node, device=r.device,
+    )  # fmt: skip
+
+
+def _cached(c: Candidate, known: IndividualRecord) -> IndividualRecord:
+    """A candidate whose genome was evaluated before: its metrics, no training, status cached."""
+    return IndividualRecord(
+        hash=known.hash, genome=known.genome, parents=c.parents, operator=c.operator,
+        status="cached", seed=known.seed, acc=known.acc, nmi=known.nmi, ari=known.ari,
+        recon_loss=known.recon_loss, baseline_loss=known.baseline_loss, params=known.params,
+        seconds=0.0, error=known.error, node=None, device=None,
+    )  # fmt: skip

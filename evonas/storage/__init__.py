@@ -1,0 +1,16 @@
+"""Storage: runs, generations and individuals behind the narrow :class:`RunStorage` interface."""
+
+from evonas.storage.base import RunStorage
+from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
+from evonas.storage.sql import DEFAULT_DB_URL, SCHEMA_VERSION, SQLStorage, normalise_db_url
+
+__all__ = [
+    "DEFAULT_DB_URL",
+    "SCHEMA_VERSION",
+    "GenerationRecord",
+    "IndividualRecord",
+    "RunInfo",
+    "RunStorage",
+    "SQLStorage",
+    "normalise_db_url",
+]

@@ -1,0 +1,50 @@
+"""The storage contract. The evolution loop talks to storage only through this class."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from evonas.storage.records import GenerationRecord, RunInfo
+
+
+class RunStorage(abc.ABC):
+    """Where runs, generations and individuals live.
+
+    Contract, for every backend:
+
+    - Only the driver writes; workers return results and never call storage.
+    - :meth:`record_generation` is atomic: after a crash a generation is either stored
+      whole (its individuals and its surviving population) or not at all. The stored
+      generations are therefore the checkpoint a run resumes from.
+    - Runs are found by name or by numeric id; an unknown one raises
+      :class:`~evonas.errors.RunNotFoundError` whose message says how to list runs.
+    - Driver errors come out as :class:`~evonas.errors.StorageError`.
+    """
+
+    @abc.abstractmethod
+    def create_run(self, name: str, config: dict[str, Any], seed: int) -> RunInfo:
+        """Create a run in status ``running``; raises StorageError if the name is taken."""
+
+    @abc.abstractmethod
+    def get_run(self, key: str | int) -> RunInfo:
+        """The run with this name (or id)."""
+
+    @abc.abstractmethod
+    def list_runs(self) -> list[RunInfo]:
+        """Every run, oldest first."""
+
+    @abc.abstractmethod
+    def set_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
+        """Set a run's status; ``finished``, ``failed`` and ``interrupted`` also stamp finished_at."""
+
+    @abc.abstractmethod
+    def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
+        """Store a completed generation in one transaction."""
+
+    @abc.abstractmethod
+    def load_generations(self, run_id: int) -> list[GenerationRecord]:
+        """The run's stored generations in index order, individuals in evaluation order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

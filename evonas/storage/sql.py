@@ -1,0 +1,294 @@
+"""The SQLAlchemy implementation of :class:`RunStorage` (SQLite by default, any URL works)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from evonas import __version__
+from evonas.errors import RunNotFoundError, StorageError
+from evonas.storage.base import RunStorage
+from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
+
+SCHEMA_VERSION = 1
+DEFAULT_DB_URL = "sqlite:///evonas.db"
+_LIST_HINT = "list runs with 'nas runs'"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    __tablename__ = "evonas_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    seed: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evonas_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    generations: Mapped[list[GenerationRow]] = relationship(
+        back_populates="run", order_by="GenerationRow.index", cascade="all, delete-orphan"
+    )
+
+
+class GenerationRow(Base):
+    __tablename__ = "generations"
+    __table_args__ = (UniqueConstraint("run_id", "index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    population: Mapped[list[str]] = mapped_column(JSON)
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    run: Mapped[RunRow] = relationship(back_populates="generations")
+    individuals: Mapped[list[IndividualRow]] = relationship(
+        back_populates="generation", order_by="IndividualRow.position", cascade="all, delete-orphan"
+    )
+
+
+class IndividualRow(Base):
+    __tablename__ = "individuals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64), index=True)
+    genome: Mapped[str] = mapped_column(Text)
+    parents: Mapped[list[str]] = mapped_column(JSON)
+    operator: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20))
+    seed: Mapped[int] = mapped_column(Integer)
+    acc: Mapped[float | None] = mapped_column(Float, nullable=True)
+    nmi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ari: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recon_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    params: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    node: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    device: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
+
+
+_INDIVIDUAL_FIELDS = [
+    "hash", "genome", "operator", "status", "seed", "acc", "nmi", "ari",
+    "recon_loss", "baseline_loss", "params", "seconds", "error", "node", "device",
+]  # fmt: skip
+
+
+def normalise_db_url(db: str) -> str:
+    """Accept an SQLAlchemy URL or a plain file path (taken as an SQLite file)."""
+    return db if "://" in db else f"sqlite:///{db}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 30000")  # wait for another writer instead of failing
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+class SQLStorage(RunStorage):
+    """Runs, generations and individuals in any database SQLAlchemy reaches."""
+
+    def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True) -> None:
+        self.url = normalise_db_url(url)
+        self._check_sqlite_file(create)
+        try:
+            self.engine: Engine = create_engine(self.url)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StorageError(f"Cannot use database URL {url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        with self._wrap_errors():
+            self._init_schema()
+
+    # -- set-up --------------------------------------------------------------------------
+    def _check_sqlite_file(self, create: bool) -> None:
+        if not self.url.startswith("sqlite:///") or self.url == "sqlite:///:memory:":
+            return
+        path = Path(self.url.removeprefix("sqlite:///"))
+        if path.exists():
+            with path.open("rb") as fh:
+                head = fh.read(16)
+            if head and head != b"SQLite format 3\x00":
+                raise StorageError(
+                    f"{path} is not an SQLite database (or is corrupt); it was left untouched. "
+                    "Point --db at another file."
+                )
+        elif not create:
+            raise StorageError(f"No database at {path}: start a run with 'nas run --db {path}' first.")
+        elif not path.parent.exists():
+            raise StorageError(f"Cannot create {path}: the folder {path.parent} does not exist.")
+
+    def _init_schema(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        tables = set(inspect(self.engine).get_table_names())
+        if "evonas_meta" in tables:
+            with Session(self.engine) as s:
+                row = s.get(MetaRow, "schema_version")
+            found = int(row.value) if row else None
+            if found != SCHEMA_VERSION:
+                raise StorageError(
+                    f"The database {self.url} has evonas schema version {found}, but this evonas "
+                    f"({__version__}) reads version {SCHEMA_VERSION}. Use a matching evonas version "
+                    "or another --db."
+                )
+            return
+        if tables - {t.name for t in Base.metadata.sorted_tables}:
+            raise StorageError(
+                f"The database {self.url} holds tables that are not evonas's; point --db at another database."
+            )
+        Base.metadata.create_all(self.engine)
+        with Session(self.engine) as s, s.begin():
+            if s.get(MetaRow, "schema_version") is None:
+                s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    @contextmanager
+    def _wrap_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            msg = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
+            if "not a database" in msg:
+                raise StorageError(
+                    f"{self.url} is not a database (or is corrupt); it was left untouched."
+                ) from None
+            raise StorageError(f"Database error on {self.url}: {msg}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One transaction: commits on success, rolls back on any error."""
+        with self._wrap_errors(), self._sessions() as session, session.begin():
+            yield session
+
+    # -- runs ----------------------------------------------------------------------------
+    def create_run(self, name: str, config: dict[str, Any], seed: int) -> RunInfo:
+        now = _now()
+        row = RunRow(
+            name=name, status="running", seed=seed, config=config,
+            evonas_version=__version__, created_at=now, updated_at=now,
+        )  # fmt: skip
+        try:
+            with self._transaction() as s:
+                s.add(row)
+        except StorageError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise StorageError(
+                    f"A run named {name!r} already exists in {self.url}; choose another --name."
+                ) from None
+            raise
+        return _run_info(row)
+
+    def get_run(self, key: str | int) -> RunInfo:
+        with self._transaction() as s:
+            row = self._find_run(s, key)
+            return _run_info(row)
+
+    def _find_run(self, s: Session, key: str | int) -> RunRow:
+        row = s.scalars(select(RunRow).where(RunRow.name == str(key))).first()
+        if row is None and str(key).isdigit():
+            row = s.get(RunRow, int(key))
+        if row is None:
+            raise RunNotFoundError(f"No run {key!r} in {self.url}; {_LIST_HINT} --db {self.url}.")
+        return row
+
+    def list_runs(self) -> list[RunInfo]:
+        with self._transaction() as s:
+            return [_run_info(r) for r in s.scalars(select(RunRow).order_by(RunRow.id))]
+
+    def set_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self._transaction() as s:
+            row = self._find_run(s, run_id)
+            row.status = status
+            row.updated_at = _now()
+            row.error = error
+            if status != "running":
+                row.finished_at = row.updated_at
+
+    # -- generations ---------------------------------------------------------------------
+    def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
+        with self._transaction() as s:
+            run = self._find_run(s, run_id)
+            gen = GenerationRow(
+                index=generation.index, population=list(generation.population),
+                seconds=generation.seconds, created_at=_now(),
+            )  # fmt: skip
+            run.generations.append(gen)
+            run.updated_at = _now()
+            for pos, ind in enumerate(generation.individuals):
+                values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS}
+                gen.individuals.append(
+                    IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)
+                )
+
+    def load_generations(self, run_id: int) -> list[GenerationRecord]:
+        with self._transaction() as s:
+            run = self._find_run(s, run_id)
+            return [
+                GenerationRecord(
+                    index=g.index,
+                    population=tuple(g.population),
+                    individuals=tuple(
+                        IndividualRecord(
+                            parents=tuple(i.parents), **{f: getattr(i, f) for f in _INDIVIDUAL_FIELDS}
+                        )
+                        for i in g.individuals
+                    ),
+                    seconds=g.seconds,
+                )
+                for g in run.generations
+            ]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _run_info(row: RunRow) -> RunInfo:
+    return RunInfo(
+        id=row.id, name=row.name, status=row.status, seed=row.seed,
+        config=json.loads(json.dumps(row.config)), evonas_version=row.evonas_version,
+        created_at=row.created_at, updated_at=row.updated_at,
+        finished_at=row.finished_at, error=row.error,
+    )  # fmt: skip

@@ -1,0 +1,19 @@
+"""Workers: fitness evaluation of a genome and its dispatch to Ray. Never touches the database."""
+
+from evonas.workers.dispatch import EvalJob, RayEvaluator, evaluate_task, start_ray
+from evonas.workers.fitness import Budget, EvalResult, FitnessData, evaluate_genome
+from evonas.workers.metrics import cluster_accuracy, clustering_scores, hungarian_mapping
+
+__all__ = [
+    "Budget",
+    "EvalJob",
+    "EvalResult",
+    "FitnessData",
+    "RayEvaluator",
+    "cluster_accuracy",
+    "clustering_scores",
+    "evaluate_genome",
+    "evaluate_task",
+    "hungarian_mapping",
+    "start_ray",
+]

@@ -1,0 +1,147 @@
+"""Dispatch evaluations to Ray workers: data shipped once, one task per genome.
+
+The driver calls :meth:`RayEvaluator.evaluate` with genomes and seeds; each runs
+:func:`evaluate_genome` in a Ray task that takes a GPU when Ray gives it one and the
+CPU otherwise, with torch threads matched to the CPUs it was given. Workers return
+results; they never touch the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import ray
+
+from evonas.genomes import Genome
+from evonas.workers.fitness import Budget, EvalResult, FitnessData, evaluate_genome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    genome: Genome
+    seed: int
+
+
+def _device_for_task() -> str:
+    """CUDA when Ray assigned this task a GPU and torch can see one; the CPU otherwise."""
+    import torch
+
+    if ray.get_gpu_ids() and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def evaluate_task(genome_json: str, data: FitnessData, budget: Budget, seed: int) -> EvalResult:
+    """The Ray task body: evaluate one genome on the resources Ray assigned to this task."""
+    ctx = ray.get_runtime_context()
+    cpus = ctx.get_assigned_resources().get("CPU", 1.0)
+    device = _device_for_task()
+    try:
+        result = evaluate_genome(genome_json, data, budget, seed, device=device, threads=max(1, int(cpus)))
+    finally:
+        if device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()  # release what this evaluation held before the next one
+    return result.model_copy(update={"node": ctx.get_node_id()})
+
+
+_remote_evaluate = ray.remote(evaluate_task)
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to ``address`` or start a local Ray instance on 127.0.0.1.
+
+    Returns True when this call started (and so should stop) Ray. A local instance is kept
+    on loopback: Ray 2.60 otherwise advertises the machine's routable address.
+    """
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    kwargs: dict = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **kwargs)
+    return True
+
+
+class RayEvaluator:
+    """Evaluates batches of genomes on Ray. Use as a context manager.
+
+    The fitness data goes to the object store once, on entry; each task receives a
+    reference to it, never a copy captured in a closure.
+    """
+
+    def __init__(
+        self,
+        data: FitnessData,
+        budget: Budget,
+        *,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        cpus_per_trial: float = 1.0,
+        gpus_per_trial: float = 0.0,
+    ) -> None:
+        self.data = data
+        self.budget = budget
+        self.address = address
+        self.num_cpus = num_cpus
+        self.cpus_per_trial = cpus_per_trial
+        self.gpus_per_trial = gpus_per_trial
+        self._owns_ray = False
+        self._data_ref: ray.ObjectRef | None = None
+
+    def __enter__(self) -> RayEvaluator:
+        self._owns_ray = start_ray(self.address, self.num_cpus)
+        self._data_ref = ray.put(self.data)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._data_ref = None
+        if self._owns_ray:
+            ray.shutdown()
+
+    def evaluate(
+        self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
+    ) -> list[EvalResult]:
+        """Evaluate ``jobs`` concurrently; results come back in job order.
+
+        ``on_result(index, result)`` is called as each finishes (for progress display).
+        A task that Ray cannot run (a worker lost beyond its retries) becomes a failed
+        result naming the cause.
+        """
+        if self._data_ref is None:
+            raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
+        task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
+        refs = [
+            task.remote(job.genome.canonical_json(), self._data_ref, self.budget, job.seed) for job in jobs
+        ]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[EvalResult | None] = [None] * len(refs)
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                i = index[ref]
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    log.warning("evaluation of %s failed in Ray: %s", jobs[i].genome, exc)
+                    result = EvalResult(
+                        status="failed",
+                        error=f"infrastructure: {type(exc).__name__}: {exc}",
+                        seed=jobs[i].seed,
+                    )
+                results[i] = result
+                if on_result is not None:
+                    on_result(i, result)
+        return [r for r in results if r is not None]

@@ -1,0 +1,220 @@
+"""Fitness of one genome: (genome, data, budget, seed) -> EvalResult, a pure top-level function.
+
+Train the CAE on reconstruction (MSE, Adam) within the budget, measure the validation
+reconstruction loss, gate on it (did the model learn to reconstruct at all?), then
+encode the validation images, run k-means and score the partition against the labels.
+Every failure comes back as a result with ``status="failed"`` and a message; nothing
+here raises for a bad genome, so one candidate never kills a generation.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from evonas.genomes import Genome, build_autoencoder, validate_genome
+from evonas.workers.metrics import clustering_scores
+
+Status = Literal["ok", "failed"]
+
+
+class Budget(BaseModel):
+    """How much training a candidate gets, and how it is scored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: int = Field(10, ge=1, description="Passes over the training images.")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0, le=1, description="Adam learning rate.")
+    gate_ratio: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="A candidate passes the gate when its validation MSE is below "
+        "gate_ratio x the MSE of predicting the mean training image.",
+    )
+    kmeans_n_init: int = Field(4, ge=1)
+    kmeans_max_samples: int = Field(
+        5000, ge=10, description="k-means runs on at most this many validation images."
+    )
+    max_params: int | None = Field(None, ge=1)
+
+
+@dataclass(frozen=True)
+class FitnessData:
+    """What an evaluation needs: training images, and validation images with labels."""
+
+    x_train: np.ndarray  # float32 (N, C, H, W) in [0, 1]
+    x_val: np.ndarray
+    y_val: np.ndarray
+    n_clusters: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        _, c, h, w = self.x_train.shape
+        return (c, h, w)
+
+
+class EvalResult(BaseModel):
+    """The outcome of one evaluation. ``acc``/``nmi``/``ari`` are None unless status is ok."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Status
+    acc: float | None = None
+    nmi: float | None = None
+    ari: float | None = None
+    recon_loss: float | None = None
+    baseline_loss: float | None = None
+    params: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    node: str | None = None
+
+    def metrics(self) -> dict[str, float | int | None]:
+        return {
+            "acc": self.acc,
+            "nmi": self.nmi,
+            "ari": self.ari,
+            "recon_loss": self.recon_loss,
+            "params": self.params,
+        }
+
+
+class _Failure(Exception):
+    """Internal: an evaluation outcome that is a failure of the genome, with partial metrics."""
+
+    def __init__(self, message: str, **partial: float | int | None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+def evaluate_genome(
+    genome: Genome | str,
+    data: FitnessData,
+    budget: Budget,
+    seed: int,
+    *,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> EvalResult:
+    """Train and score one genome. Deterministic for a given seed and thread count on the CPU."""
+    start = time.perf_counter()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        values = _evaluate(genome, data, budget, seed, device)
+        status: Status = "ok"
+        error = None
+    except _Failure as exc:
+        values, status, error = exc.partial, "failed", str(exc)
+    except Exception as exc:  # any error of the candidate is its result, never the run's
+        values, status, error = {}, "failed", f"{type(exc).__name__}: {exc}"
+    return EvalResult(
+        status=status,
+        error=error,
+        seconds=time.perf_counter() - start,
+        seed=seed,
+        device=device,
+        **values,
+    )
+
+
+def _evaluate(
+    genome: Genome | str, data: FitnessData, budget: Budget, seed: int, device: str
+) -> dict[str, float | int | None]:
+    if isinstance(genome, str):
+        genome = Genome.from_json(genome)
+    report = validate_genome(genome, data.input_shape, budget.max_params)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build_autoencoder(genome, data.input_shape).to(device)
+
+    x_train = torch.from_numpy(np.array(data.x_train, dtype=np.float32, copy=True)).to(device)
+    x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True)).to(device)
+    train_reconstruction(model, x_train, budget, rng, params=report.params)
+
+    baseline = float(((x_val - x_train.mean(dim=0, keepdim=True)) ** 2).mean())
+    recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
+    partial: dict[str, float | int | None] = {
+        "recon_loss": recon,
+        "baseline_loss": baseline,
+        "params": report.params,
+    }
+    if not np.isfinite(recon):
+        raise _Failure(f"diverged: validation loss is {recon}", **partial)
+    if recon >= budget.gate_ratio * baseline:
+        raise _Failure(
+            f"gate: validation MSE {recon:.5f} is not below {budget.gate_ratio} x the mean-image "
+            f"MSE {baseline:.5f} (the model did not learn to reconstruct, or collapsed)",
+            **partial,
+        )
+    if not np.isfinite(z).all() or float(z.std(axis=0).max()) < 1e-8:
+        raise _Failure("collapsed: the latent codes are constant or not finite", **partial)
+    labels = cluster_latents(z, data.n_clusters, budget, rng, seed)
+    idx = labels[1]
+    return {**partial, **clustering_scores(data.y_val[idx], labels[0])}
+
+
+def train_reconstruction(
+    model: nn.Module, x: torch.Tensor, budget: Budget, rng: np.random.Generator, params: int = 0
+) -> list[float]:
+    """Minibatch Adam on MSE with tensors in memory; returns the mean loss of each epoch."""
+    opt = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    model.train()
+    n = x.shape[0]
+    history: list[float] = []
+    for epoch in range(budget.epochs):
+        perm = torch.from_numpy(rng.permutation(n)).to(x.device)
+        total = torch.zeros((), device=x.device)
+        for i in range(0, n, budget.batch_size):
+            batch = x[perm[i : i + budget.batch_size]]
+            if batch.shape[0] < 2 and n >= 2:  # a batch of 1 breaks batchnorm
+                continue
+            loss = nn.functional.mse_loss(model(batch), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * batch.shape[0]
+        mean = float(total) / n
+        history.append(mean)
+        if not np.isfinite(mean):
+            raise _Failure(f"diverged: training loss is {mean} in epoch {epoch + 1}", params=params)
+    return history
+
+
+@torch.no_grad()
+def _reconstruct_and_encode(model: nn.Module, x: torch.Tensor, batch: int) -> tuple[float, np.ndarray]:
+    model.eval()
+    sq, codes = 0.0, []
+    for i in range(0, x.shape[0], batch):
+        xb = x[i : i + batch]
+        z = model.encode(xb)  # type: ignore[operator]
+        sq += float(((model.decode(z) - xb) ** 2).sum())  # type: ignore[operator]
+        codes.append(z.float().cpu())
+    return sq / x.numel(), torch.cat(codes).numpy()
+
+
+def cluster_latents(
+    z: np.ndarray, k: int, budget: Budget, rng: np.random.Generator, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means on at most ``budget.kmeans_max_samples`` codes; returns (labels, sample index)."""
+    from sklearn.cluster import KMeans
+
+    idx = np.arange(z.shape[0])
+    if z.shape[0] > budget.kmeans_max_samples:
+        idx = np.sort(rng.choice(z.shape[0], budget.kmeans_max_samples, replace=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning on near-duplicate codes
+        km = KMeans(n_clusters=k, n_init=budget.kmeans_n_init, random_state=seed % 2**32)
+        labels = km.fit_predict(z[idx].astype(np.float64))
+    return labels, idx

@@ -1,0 +1,36 @@
+"""Shared fixtures: small real data and one real local Ray instance per test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from evonas.datasets import load_dataset, search_splits
+from evonas.workers import Budget, FitnessData
+
+# Keep every Ray process on loopback (Ray 2.60 otherwise advertises the routable address).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+TINY_BUDGET = Budget(epochs=5, batch_size=32, lr=1e-2, kmeans_n_init=2)
+
+
+@pytest.fixture(scope="session")
+def digits_data() -> FitnessData:
+    """The built-in digits: 300 training and 200 validation images."""
+    splits = search_splits(load_dataset("digits"), val_size=200, test_fraction=0.2, subset=300)
+    assert splits.val.y is not None
+    return FitnessData(splits.train.x, splits.val.x, splits.val.y, 10)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray instance (2 CPUs, loopback) shared by every test that needs Ray."""
+    import ray
+
+    from evonas.workers import start_ray
+
+    started = start_ray(num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()

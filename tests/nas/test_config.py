@@ -1,0 +1,60 @@
+import pytest
+
+from evonas.errors import ConfigError
+from evonas.nas import build_config
+
+
+def test_defaults_are_a_small_digits_search():
+    cfg = build_config()
+    assert cfg.dataset.name == "digits" and cfg.population == 10 and cfg.generations == 5
+    assert cfg.n_offspring == cfg.population
+
+
+def test_file_then_flags(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("population = 6\nseed = 4\n[budget]\nepochs = 3\nlr = 0.01\n")
+    cfg = build_config(toml, {"seed": 9, "budget": {"epochs": 7}})
+    assert (cfg.population, cfg.seed, cfg.budget.epochs, cfg.budget.lr) == (6, 9, 7, 0.01)
+
+
+def test_yaml_file(tmp_path):
+    yml = tmp_path / "run.yaml"
+    yml.write_text("generations: 2\nsearch_space:\n  max_channels: 16\n")
+    cfg = build_config(yml)
+    assert cfg.generations == 2 and cfg.search_space is not None and cfg.search_space.max_channels == 16
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"population": 1}, "The 'population' option must be greater than or equal to 2. Got 1 instead."),
+        (
+            {"budget": {"epochs": 0}},
+            "The 'budget.epochs' option must be greater than or equal to 1. Got 0 instead.",
+        ),
+        (
+            {"selection": "x"},
+            "The 'selection' option must be 'best', 'tournament' or 'nsga2'. Got \"x\" instead.",
+        ),
+        ({"popsize": 3}, "Unknown option 'popsize'."),
+        ({"elites": 20}, "elites must be <= population. Got 20 > 10 instead."),
+    ],
+)
+def test_bad_values_give_one_line_naming_option_constraint_and_value(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        build_config(overrides=overrides)
+    assert str(info.value).endswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("population = = 3")
+    with pytest.raises(ConfigError, match="Cannot parse"):
+        build_config(bad)
+    ini = tmp_path / "x.ini"
+    ini.write_text("a=1")
+    with pytest.raises(ConfigError, match=r"\.toml, \.yaml or \.yml"):
+        build_config(ini)

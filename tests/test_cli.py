@@ -1,0 +1,79 @@
+"""The ``nas`` command end to end, in subprocesses, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+NAS = [sys.executable, "-m", "evonas.nas.cli"]
+ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def nas(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*NAS, *args], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+@pytest.mark.slow
+def test_run_then_show_and_runs(tmp_path):
+    db = str(tmp_path / "cli.db")
+    run = nas("run", "--name", "cli", "--population", "4", "--generations", "2", "--epochs", "5",
+              "--seed", "3", "--cpus", "2", "--db", db)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "run cli finished" in run.stdout and "nas show cli" in run.stdout
+    assert "generation 2/2 done" in run.stderr
+
+    show = nas("show", "cli", "--db", db, "--json")
+    assert show.returncode == 0, show.stderr
+    data = json.loads(show.stdout)
+    assert data["status"] == "finished" and isinstance(data["run_id"], int)
+    assert [g["index"] for g in data["generations"]] == [0, 1, 2]
+    for g in data["generations"]:
+        assert len(g["population"]) == 4
+        for ind in g["evaluated"]:
+            assert {"hash", "genome", "parents", "status", "metrics", "seconds"} <= set(ind)
+            assert set(ind["metrics"]) == {"acc", "nmi", "ari", "recon_loss", "params"}
+    best = data["best"]
+    assert {"hash", "genome", "metrics"} <= set(best) and best["metrics"]["acc"] > 0.1
+    assert best["hash"] in data["generations"][-1]["population"]
+
+    table = nas("show", "cli", "--db", db)
+    assert table.returncode == 0 and "best:" in table.stdout and "gen" in table.stdout
+    runs = nas("runs", "--db", db)
+    assert runs.returncode == 0 and "cli" in runs.stdout and "finished" in runs.stdout
+
+
+def test_unknown_run_is_one_line_and_exit_1(tmp_path):
+    db = str(tmp_path / "empty.db")
+    assert nas("runs", "--db", db).returncode == 1  # no database yet: not created by reading
+    from evonas.storage import SQLStorage
+
+    SQLStorage(db).close()
+    out = nas("show", "ghost", "--db", db)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "nas runs" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_option_value_is_one_line_and_exit_1(tmp_path):
+    out = nas("run", "--population", "1", "--db", str(tmp_path / "x.db"))
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        "nas: error: The 'population' option must be greater than or equal to 2. Got 1 instead."
+    )
+
+
+def test_unknown_dataset_is_one_line(tmp_path):
+    out = nas("run", "--dataset", "imagenet", "--db", str(tmp_path / "x.db"))
+    assert out.returncode == 1 and "'dataset' option must be one of ['digits']" in out.stderr
+
+
+def test_usage_errors_exit_2():
+    out = nas("run", "--population", "many")
+    assert out.returncode == 2 and "invalid int value" in out.stderr
+    assert nas("frobnicate").returncode == 2
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    out = nas("run", "--population", "1", "--db", str(tmp_path / "x.db"), "--debug")
+    assert out.returncode == 1 and "Traceback" in out.stderr

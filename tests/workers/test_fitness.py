@@ -1,0 +1,83 @@
+"""Real training on the built-in digits: determinism, the gate, and failures as results."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from evonas.genomes import Genome
+from evonas.workers import Budget, FitnessData, clustering_scores, evaluate_genome
+
+from ..conftest import TINY_BUDGET
+
+SMALL = Genome.from_compact("c16k3-pmax-d10")
+
+
+def test_evaluation_is_deterministic_for_a_seed(digits_data):
+    a = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
+    b = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
+    c = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=4, threads=1)
+    assert a.status == "ok", a.error
+    assert a.metrics() == b.metrics()
+    assert a.recon_loss != c.recon_loss
+
+
+def test_metrics_are_measured(digits_data):
+    r = evaluate_genome(
+        SMALL.canonical_json(), digits_data, Budget(epochs=8, batch_size=16), seed=0, threads=1
+    )
+    assert r.status == "ok" and r.error is None
+    assert 0.0 < r.acc <= 1.0 and 0.0 < r.nmi <= 1.0 and -1.0 <= r.ari <= 1.0
+    assert r.recon_loss < 0.9 * r.baseline_loss  # passed the gate
+    assert r.params == 9 * 16 * 2 + 16 + 1 + 16 * 16 * 10 * 2 + 10 + 256
+    assert r.seconds > 0 and r.device == "cpu"
+    # the CAE has learned something: clearly better than chance (0.1) on 10 classes
+    assert r.acc > 0.4
+
+
+def test_cluster_scores_match_kmeans_on_raw_pixels_when_latent_is_the_image(digits_data):
+    # sanity check of the scoring path against a hand-run k-means
+    x = digits_data.x_val.reshape(len(digits_data.x_val), -1)
+    labels = KMeans(10, n_init=4, random_state=0).fit_predict(x)
+    assert clustering_scores(digits_data.y_val, labels)["acc"] > 0.5
+
+
+def test_a_model_that_does_not_learn_fails_the_gate(digits_data):
+    r = evaluate_genome(SMALL, digits_data, TINY_BUDGET.model_copy(update={"gate_ratio": 0.01}), seed=0)
+    assert r.status == "failed"
+    assert r.error.startswith("gate:")
+    assert r.acc is None and r.nmi is None  # never stored as a measured fitness
+    assert r.recon_loss is not None and r.baseline_loss is not None
+
+
+def test_nan_loss_is_a_failure_not_a_score(digits_data):
+    x = digits_data.x_train.copy()
+    x[0, 0, 0, 0] = np.nan
+    bad = FitnessData(x, digits_data.x_val, digits_data.y_val, 10)
+    r = evaluate_genome(SMALL, bad, TINY_BUDGET, seed=0)
+    assert r.status == "failed" and "diverged" in r.error
+    assert r.acc is None
+
+
+def test_a_genome_invalid_for_the_data_is_a_failure(digits_data):
+    g = Genome.from_compact("c8k3-pmax-pmax-pmax-pmax-d4")  # collapses 8x8
+    r = evaluate_genome(g, digits_data, TINY_BUDGET, seed=0)
+    assert r.status == "failed" and "collapse" in r.error and r.acc is None
+
+
+def test_parameter_limit_from_the_budget(digits_data):
+    r = evaluate_genome(SMALL, digits_data, TINY_BUDGET.model_copy(update={"max_params": 10}), seed=0)
+    assert r.status == "failed" and "over the limit" in r.error
+
+
+def test_any_exception_becomes_a_failed_result(digits_data):
+    r = evaluate_genome("{not json", digits_data, TINY_BUDGET, seed=0)
+    assert r.status == "failed" and "Invalid genome JSON" in r.error
+    assert math.isfinite(r.seconds)
+
+
+@pytest.mark.parametrize("field", ["epochs", "batch_size"])
+def test_budget_rejects_non_positive_values(field):
+    with pytest.raises(ValueError, match=field):
+        Budget(**{field: 0})
