@@ -7,6 +7,10 @@ its message as one line and exits 1. Subclasses also inherit the matching built-
 
 from __future__ import annotations
 
+# An evaluation error that starts with this is a failure of the infrastructure (a lost worker,
+# a timeout), not of the genome: such an evaluation is never reused as the genome's fitness.
+INFRASTRUCTURE = "infrastructure:"
+
 
 class NASError(Exception):
     """Base class of every evonas error a user can act on."""

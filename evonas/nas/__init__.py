@@ -19,6 +19,8 @@ _EXPORTS = {
     "generation_rng": "evonas.nas.evolution",
     "prepare_data": "evonas.nas.runner",
     "run_search": "evonas.nas.runner",
+    "resume_search": "evonas.nas.runner",
+    "evaluation_key": "evonas.nas.runner",
     "AccFitness": "evonas.nas.selection",
     "AccLossFitness": "evonas.nas.selection",
     "Individual": "evonas.nas.selection",

@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evonas import __version__
 from evonas.errors import NASError
 from evonas.storage import DEFAULT_DB_URL
+
+if TYPE_CHECKING:
+    from evonas.storage import RunInfo
 
 log = logging.getLogger("evonas")
 
@@ -58,9 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
     run.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
     run.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    run.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse evaluations of other runs in the database with the same data and budget",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress output")
     _db(run, default=None)
     _common(run)
+
+    resume = sub.add_parser(
+        "resume",
+        help="continue a run from its last stored generation",
+        description="Continue a run from its last completed generation, whatever stopped it (Ctrl-C, a "
+        "crash, SIGKILL, a reboot). Evaluations that were in flight run again; nothing stored is "
+        "recomputed. The run's stored configuration is used; only --generations may grow.",
+    )
+    resume.add_argument("run", metavar="RUN", help="run name or id")
+    resume.add_argument(
+        "--generations", type=int, metavar="N", help="evolve up to generation N (extend a run)"
+    )
+    resume.add_argument(
+        "--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)"
+    )
+    resume.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    resume.add_argument("--reuse", action="store_true", help="reuse evaluations of other runs (see nas run)")
+    resume.add_argument(
+        "--force", action="store_true", help="resume a run marked running whose driver is gone"
+    )
+    resume.add_argument("--quiet", action="store_true", help="no progress output")
+    _db(resume)
+    _common(resume)
 
     runs = sub.add_parser("runs", help="list the runs in a database")
     _db(runs)
@@ -92,12 +124,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from evonas.nas.config import build_config
     from evonas.nas.progress import LineProgress
     from evonas.nas.runner import run_search
+
+    config = build_config(args.config, _run_overrides(args))
+    run = run_search(config, progress=None if args.quiet else LineProgress(), reuse=args.reuse)
+    return _print_outcome(run, config.db)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from evonas.nas.progress import LineProgress
+    from evonas.nas.runner import resume_search
+
+    run = resume_search(
+        args.run, args.db, generations=args.generations, progress=None if args.quiet else LineProgress(),
+        reuse=args.reuse, force=args.force, address=args.address, cpus=args.cpus,
+    )  # fmt: skip
+    return _print_outcome(run, args.db)
+
+
+def _print_outcome(run: RunInfo, db: str) -> int:
     from evonas.nas.summary import load_run_json
     from evonas.storage import SQLStorage
 
-    config = build_config(args.config, _run_overrides(args))
-    run = run_search(config, progress=None if args.quiet else LineProgress())
-    storage = SQLStorage(config.db, create=False)
+    storage = SQLStorage(db, create=False)
     try:
         best = load_run_json(storage, run.id)["best"]
     finally:
@@ -107,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         m = best["metrics"]
         print(f"best: {best['compact']}  ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
               f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
-    print(f"show it with: nas show {run.name} --db {config.db}")
+    print(f"show it with: nas show {run.name} --db {db}")
     return 0
 
 
@@ -175,7 +223,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": cmd_run, "runs": cmd_runs, "show": cmd_show}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show}
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (docker stop, kill) like Ctrl-C: stop, mark the run interrupted, exit 130."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.debug else logging.ERROR)
     if getattr(args, "quiet", False):
         logging.getLogger("evonas").setLevel(logging.WARNING)
+    _interrupt_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except NASError as exc:

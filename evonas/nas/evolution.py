@@ -25,7 +25,6 @@ from evonas.workers import EvalJob, EvalResult
 
 log = logging.getLogger(__name__)
 
-INFRASTRUCTURE_PREFIX = "infrastructure:"
 NOVELTY_TRIES = 10
 
 
@@ -77,11 +76,6 @@ def evaluation_seed(seed: int, genome_hash: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def is_reusable(record: IndividualRecord) -> bool:
-    """A stored evaluation may stand in for a new one unless infrastructure made it fail."""
-    return not (record.status == "failed" and (record.error or "").startswith(INFRASTRUCTURE_PREFIX))
-
-
 class Search:
     """One run of the genetic algorithm against a storage and an evaluator."""
 
@@ -93,21 +87,31 @@ class Search:
         storage: RunStorage,
         evaluator: Evaluator,
         progress: Progress | None = None,
+        *,
+        eval_key: str = "",
+        reuse: bool = False,
     ) -> None:
         self.config = config
+        self.eval_key = eval_key
+        self.reuse = reuse
         self.space = space
         self.input_shape = input_shape
         self.storage = storage
         self.evaluator = evaluator
         self.progress = progress
-        self.known: dict[str, IndividualRecord] = {}  # hash -> its own evaluation in this run
+        self.known: dict[str, IndividualRecord] = {}  # hash -> the evaluation its metrics come from
         self.best: IndividualRecord | None = None
 
     # -- the loop ------------------------------------------------------------------------
-    def run(self, run: RunInfo) -> None:
-        """Evolve generations 0..config.generations, storing each as it completes."""
-        population: list[Individual] = []
-        for index in range(self.config.generations + 1):
+    def run(self, run: RunInfo, history: Sequence[GenerationRecord] = ()) -> None:
+        """Evolve generations up to config.generations, storing each as it completes.
+
+        ``history`` is the run's stored generations: the loop goes on after the last one
+        exactly as if it had never stopped, since a generation depends only on the seed and
+        what is stored before it.
+        """
+        population = self.restore(history)
+        for index in range(len(history), self.config.generations + 1):
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             candidates = self.initial(rng) if index == 0 else self.offspring(population, rng)
@@ -125,6 +129,22 @@ class Search:
                 GenerationRecord(index, tuple(ind.hash for ind in population), tuple(records), seconds),
             )
             self._report(index, records, seconds)
+
+    def restore(self, history: Sequence[GenerationRecord]) -> list[Individual]:
+        """Rebuild the loop's state (known evaluations, best, population) from stored generations."""
+        for gen in history:
+            for rec in gen.individuals:
+                # as in evaluate(): the latest own evaluation, else the copy of another run's
+                if rec.status != "cached" or rec.hash not in self.known:
+                    self.known[rec.hash] = rec
+                if rec.acc is not None and (self.best is None or rec.acc > (self.best.acc or -1)):
+                    self.best = rec
+        if not history:
+            return []
+        return [
+            Individual(Genome.from_json(self.known[h].genome), self.known[h], self._multi)
+            for h in history[-1].population
+        ]
 
     @property
     def _multi(self) -> bool:
@@ -178,8 +198,12 @@ class Search:
         jobs: dict[str, EvalJob] = {}
         for c in candidates:
             h = c.genome.hash
-            if h not in jobs and not (h in self.known and is_reusable(self.known[h])):
+            if h not in jobs and not (h in self.known and self.known[h].reusable):
                 jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h))
+        if self.reuse and jobs:  # evaluations stored by other runs under the same dataset and budget
+            for h, rec in self.storage.find_evaluations(self.eval_key, list(jobs)).items():
+                self.known[h] = rec
+                del jobs[h]
         if self.progress:
             self.progress.generation_started(
                 index, self.config.generations, len(jobs), len(candidates) - len(jobs)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from typing import Any
 
-from evonas.storage.records import GenerationRecord, RunInfo
+from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 
 
 class RunStorage(abc.ABC):
@@ -23,7 +24,9 @@ class RunStorage(abc.ABC):
     """
 
     @abc.abstractmethod
-    def create_run(self, name: str, config: dict[str, Any], seed: int) -> RunInfo:
+    def create_run(
+        self, name: str, config: dict[str, Any], seed: int, eval_key: str = "", owner: str | None = None
+    ) -> RunInfo:
         """Create a run in status ``running``; raises StorageError if the name is taken."""
 
     @abc.abstractmethod
@@ -35,8 +38,22 @@ class RunStorage(abc.ABC):
         """Every run, oldest first."""
 
     @abc.abstractmethod
-    def set_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
-        """Set a run's status; ``finished``, ``failed`` and ``interrupted`` also stamp finished_at."""
+    def update_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        config: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """Set a run's status (and its error, config and owner). A status other than ``running``
+        stamps ``finished_at`` and clears the owner."""
+
+    @abc.abstractmethod
+    def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
+        """Reusable evaluations (not cached copies, not infrastructure failures) of these genome
+        hashes in any run with this evaluation key; the earliest one per hash."""
 
     @abc.abstractmethod
     def record_generation(self, run_id: int, generation: GenerationRecord) -> None:

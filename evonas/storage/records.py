@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from evonas.errors import INFRASTRUCTURE
+
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 INDIVIDUAL_STATUSES = ("ok", "failed", "cached")
 
@@ -22,6 +24,8 @@ class RunInfo:
     updated_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
+    owner: str | None = None  # "host:pid" of the driver while the run is running
+    eval_key: str = ""  # fingerprint of dataset + budget: evaluations under equal keys are reusable
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,12 @@ class IndividualRecord:
     error: str | None = None
     node: str | None = None
     device: str | None = None
+
+    @property
+    def reusable(self) -> bool:
+        """Whether this evaluation may stand in for training the genome again: yes, unless the
+        infrastructure (not the genome) made it fail."""
+        return not (self.error or "").startswith(INFRASTRUCTURE)
 
     def metrics(self) -> dict[str, float | int | None]:
         return {

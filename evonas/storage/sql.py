@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
     inspect,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -28,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from evonas import __version__
-from evonas.errors import RunNotFoundError, StorageError
+from evonas.errors import INFRASTRUCTURE, RunNotFoundError, StorageError
 from evonas.storage.base import RunStorage
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 
@@ -63,6 +65,8 @@ class RunRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    eval_key: Mapped[str] = mapped_column(String(64), index=True)
     generations: Mapped[list[GenerationRow]] = relationship(
         back_populates="run", order_by="GenerationRow.index", cascade="all, delete-orphan"
     )
@@ -119,11 +123,21 @@ def normalise_db_url(db: str) -> str:
     return db if "://" in db else f"sqlite:///{db}"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # let SQLAlchemy's "begin" event issue BEGIN (pysqlite's own would be deferred and late)
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 30000")  # wait for another writer instead of failing
+    cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Write transactions take the write lock up front (BEGIN IMMEDIATE): a deferred transaction
+    # that reads and then writes can fail at once with SQLITE_BUSY when another process wrote in
+    # between, whatever the busy timeout. Readers stay deferred and never block writers (WAL).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
 class SQLStorage(RunStorage):
@@ -137,7 +151,8 @@ class SQLStorage(RunStorage):
         except (SQLAlchemyError, ValueError) as exc:
             raise StorageError(f"Cannot use database URL {url!r}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._wrap_errors():
             self._init_schema()
@@ -161,29 +176,26 @@ class SQLStorage(RunStorage):
             raise StorageError(f"Cannot create {path}: the folder {path.parent} does not exist.")
 
     def _init_schema(self) -> None:
-        if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        tables = set(inspect(self.engine).get_table_names())
-        if "evonas_meta" in tables:
-            with Session(self.engine) as s:
-                row = s.get(MetaRow, "schema_version")
-            found = int(row.value) if row else None
-            if found != SCHEMA_VERSION:
+        # under the write lock, so two processes creating one new database do not race
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            tables = set(inspect(conn).get_table_names())
+            if "evonas_meta" in tables:
+                row = conn.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).first()
+                found = int(row[0]) if row else None
+                if found != SCHEMA_VERSION:
+                    raise StorageError(
+                        f"The database {self.url} has evonas schema version {found}, but this evonas "
+                        f"({__version__}) reads version {SCHEMA_VERSION}. Use a matching evonas version "
+                        "or another --db."
+                    )
+                return
+            if tables - {t.name for t in Base.metadata.sorted_tables}:
                 raise StorageError(
-                    f"The database {self.url} has evonas schema version {found}, but this evonas "
-                    f"({__version__}) reads version {SCHEMA_VERSION}. Use a matching evonas version "
-                    "or another --db."
+                    f"The database {self.url} holds tables that are not evonas's; point --db at "
+                    "another database."
                 )
-            return
-        if tables - {t.name for t in Base.metadata.sorted_tables}:
-            raise StorageError(
-                f"The database {self.url} holds tables that are not evonas's; point --db at another database."
-            )
-        Base.metadata.create_all(self.engine)
-        with Session(self.engine) as s, s.begin():
-            if s.get(MetaRow, "schema_version") is None:
-                s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+            Base.metadata.create_all(conn)
+            conn.execute(insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
     @contextmanager
     def _wrap_errors(self) -> Iterator[None]:
@@ -198,20 +210,24 @@ class SQLStorage(RunStorage):
             raise StorageError(f"Database error on {self.url}: {msg}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
+    def _transaction(self, write: bool = False) -> Iterator[Session]:
         """One transaction: commits on success, rolls back on any error."""
         with self._wrap_errors(), self._sessions() as session, session.begin():
+            if write:
+                session.connection(execution_options={"write": True})
             yield session
 
     # -- runs ----------------------------------------------------------------------------
-    def create_run(self, name: str, config: dict[str, Any], seed: int) -> RunInfo:
+    def create_run(
+        self, name: str, config: dict[str, Any], seed: int, eval_key: str = "", owner: str | None = None
+    ) -> RunInfo:
         now = _now()
         row = RunRow(
-            name=name, status="running", seed=seed, config=config,
-            evonas_version=__version__, created_at=now, updated_at=now,
+            name=name, status="running", seed=seed, config=config, evonas_version=__version__,
+            created_at=now, updated_at=now, eval_key=eval_key, owner=owner,
         )  # fmt: skip
         try:
-            with self._transaction() as s:
+            with self._transaction(write=True) as s:
                 s.add(row)
         except StorageError as exc:
             if isinstance(exc.__cause__, IntegrityError):
@@ -238,18 +254,48 @@ class SQLStorage(RunStorage):
         with self._transaction() as s:
             return [_run_info(r) for r in s.scalars(select(RunRow).order_by(RunRow.id))]
 
-    def set_run_status(self, run_id: int, status: str, error: str | None = None) -> None:
-        with self._transaction() as s:
+    def update_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        config: dict[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        with self._transaction(write=True) as s:
             row = self._find_run(s, run_id)
             row.status = status
             row.updated_at = _now()
             row.error = error
-            if status != "running":
-                row.finished_at = row.updated_at
+            row.owner = owner if status == "running" else None
+            row.finished_at = None if status == "running" else row.updated_at
+            if config is not None:
+                row.config = config
+
+    def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
+        wanted = list(set(hashes))
+        found: dict[str, IndividualRecord] = {}
+        with self._transaction() as s:
+            for i in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                rows = s.scalars(
+                    select(IndividualRow)
+                    .join(RunRow, IndividualRow.run_id == RunRow.id)
+                    .where(
+                        RunRow.eval_key == eval_key,
+                        IndividualRow.hash.in_(wanted[i : i + 500]),
+                        IndividualRow.status != "cached",
+                        or_(IndividualRow.error.is_(None), ~IndividualRow.error.startswith(INFRASTRUCTURE)),
+                    )
+                    .order_by(IndividualRow.id)
+                )
+                for row in rows:
+                    found.setdefault(row.hash, _individual(row))
+        return found
 
     # -- generations ---------------------------------------------------------------------
     def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
-        with self._transaction() as s:
+        with self._transaction(write=True) as s:
             run = self._find_run(s, run_id)
             gen = GenerationRow(
                 index=generation.index, population=list(generation.population),
@@ -270,12 +316,7 @@ class SQLStorage(RunStorage):
                 GenerationRecord(
                     index=g.index,
                     population=tuple(g.population),
-                    individuals=tuple(
-                        IndividualRecord(
-                            parents=tuple(i.parents), **{f: getattr(i, f) for f in _INDIVIDUAL_FIELDS}
-                        )
-                        for i in g.individuals
-                    ),
+                    individuals=tuple(_individual(i) for i in g.individuals),
                     seconds=g.seconds,
                 )
                 for g in run.generations
@@ -285,10 +326,14 @@ class SQLStorage(RunStorage):
         self.engine.dispose()
 
 
+def _individual(row: IndividualRow) -> IndividualRecord:
+    return IndividualRecord(parents=tuple(row.parents), **{f: getattr(row, f) for f in _INDIVIDUAL_FIELDS})
+
+
 def _run_info(row: RunRow) -> RunInfo:
     return RunInfo(
         id=row.id, name=row.name, status=row.status, seed=row.seed,
         config=json.loads(json.dumps(row.config)), evonas_version=row.evonas_version,
         created_at=row.created_at, updated_at=row.updated_at,
-        finished_at=row.finished_at, error=row.error,
+        finished_at=row.finished_at, error=row.error, owner=row.owner, eval_key=row.eval_key,
     )  # fmt: skip

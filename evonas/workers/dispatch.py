@@ -16,6 +16,7 @@ from types import TracebackType
 
 import ray
 
+from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome
 from evonas.workers.fitness import Budget, EvalResult, FitnessData, evaluate_genome
 
@@ -138,7 +139,7 @@ class RayEvaluator:
                     log.warning("evaluation of %s failed in Ray: %s", jobs[i].genome, exc)
                     result = EvalResult(
                         status="failed",
-                        error=f"infrastructure: {type(exc).__name__}: {exc}",
+                        error=f"{INFRASTRUCTURE} {type(exc).__name__}: {exc}",
                         seed=jobs[i].seed,
                     )
                 results[i] = result

@@ -23,7 +23,7 @@ def _run(tmp_path, digits_data, name: str, seed: int, **overrides):
     with RayEvaluator(digits_data, TINY_BUDGET) as evaluator:
         search = Search(config, space, digits_data.input_shape, storage, evaluator)
         search.run(run)
-    storage.set_run_status(run.id, "finished")
+    storage.update_run(run.id, "finished")
     gens = storage.load_generations(run.id)
     storage.close()
     return gens, search

@@ -42,7 +42,7 @@ def test_runs_are_found_by_name_or_id_and_statuses_stamp_times(storage):
     assert storage.get_run("alpha").id == a.id
     assert storage.get_run(str(a.id)).name == "alpha"
     assert [r.name for r in storage.list_runs()] == ["alpha", "beta"]
-    storage.set_run_status(a.id, "finished")
+    storage.update_run(a.id, "finished")
     done = storage.get_run(a.id)
     assert done.status == "finished" and done.finished_at is not None
 
