@@ -115,7 +115,7 @@ class Search:
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             candidates = self.initial(rng) if index == 0 else self.offspring(population, rng)
-            records = self.evaluate(index, candidates)
+            records = self.evaluate(index, candidates, run.id)
             offspring = [
                 Individual(c.genome, r, self._multi) for c, r in zip(candidates, records, strict=True)
             ]
@@ -193,8 +193,14 @@ class Search:
             ops.append(f"mutate:{op}")
         return Candidate(child, parents, "+".join(ops))
 
-    def evaluate(self, index: int, candidates: Sequence[Candidate]) -> list[IndividualRecord]:
-        """Evaluate candidates whose genome has no reusable evaluation in this run yet."""
+    def evaluate(
+        self, index: int, candidates: Sequence[Candidate], run_id: int | None = None
+    ) -> list[IndividualRecord]:
+        """Evaluate candidates whose genome has no reusable evaluation in this run yet.
+
+        With ``run_id``, each finished evaluation is journaled as it arrives, and evaluations
+        journaled by an earlier attempt at this generation (a crash) are taken, not re-run.
+        """
         jobs: dict[str, EvalJob] = {}
         for c in candidates:
             h = c.genome.hash
@@ -204,12 +210,25 @@ class Search:
             for h, rec in self.storage.find_evaluations(self.eval_key, list(jobs)).items():
                 self.known[h] = rec
                 del jobs[h]
+        results: dict[str, EvalResult] = {}
+        if run_id is not None and jobs:
+            for h, payload in self.storage.load_journal(run_id, index).items():
+                if h in jobs:
+                    results[h] = EvalResult.model_validate_json(payload)
+        todo = [job for h, job in jobs.items() if h not in results]
         if self.progress:
             self.progress.generation_started(
-                index, self.config.generations, len(jobs), len(candidates) - len(jobs)
+                index, self.config.generations, len(todo), len(candidates) - len(todo)
             )
-        on_result = (lambda _i, r: self.progress.evaluated(r)) if self.progress else None  # type: ignore[union-attr]
-        results = dict(zip(jobs, self.evaluator.evaluate(list(jobs.values()), on_result), strict=True))
+
+        def on_result(i: int, result: EvalResult) -> None:
+            if run_id is not None:
+                self.storage.journal_evaluation(run_id, index, todo[i].genome.hash, result.model_dump_json())
+            if self.progress:
+                self.progress.evaluated(result)
+
+        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
+            results[job.genome.hash] = result
 
         records = []
         for c in candidates:

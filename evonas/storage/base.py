@@ -56,8 +56,17 @@ class RunStorage(abc.ABC):
         hashes in any run with this evaluation key; the earliest one per hash."""
 
     @abc.abstractmethod
+    def journal_evaluation(self, run_id: int, generation: int, genome_hash: str, payload: str) -> None:
+        """Keep one finished evaluation of a generation that is not stored yet (an opaque
+        ``payload``), so a crash loses only the evaluations in flight. Idempotent."""
+
+    @abc.abstractmethod
+    def load_journal(self, run_id: int, generation: int) -> dict[str, str]:
+        """The journaled payloads of a generation not yet stored, by genome hash."""
+
+    @abc.abstractmethod
     def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
-        """Store a completed generation in one transaction."""
+        """Store a completed generation in one transaction, dropping its journal."""
 
     @abc.abstractmethod
     def load_generations(self, run_id: int) -> list[GenerationRecord]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     insert,
     inspect,
@@ -110,6 +111,18 @@ class IndividualRow(Base):
     node: Mapped[str | None] = mapped_column(String(80), nullable=True)
     device: Mapped[str | None] = mapped_column(String(20), nullable=True)
     generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
+
+
+class JournalRow(Base):
+    """Evaluations finished in a generation not yet stored: what a crash would otherwise lose."""
+
+    __tablename__ = "evaluation_journal"
+    __table_args__ = (UniqueConstraint("run_id", "generation", "hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
 
 
 _INDIVIDUAL_FIELDS = [
@@ -294,9 +307,33 @@ class SQLStorage(RunStorage):
         return found
 
     # -- generations ---------------------------------------------------------------------
+    def journal_evaluation(self, run_id: int, generation: int, genome_hash: str, payload: str) -> None:
+        with self._transaction(write=True) as s:
+            exists = s.scalars(
+                select(JournalRow.id).where(
+                    JournalRow.run_id == run_id,
+                    JournalRow.generation == generation,
+                    JournalRow.hash == genome_hash,
+                )
+            ).first()
+            if exists is None:
+                s.add(JournalRow(run_id=run_id, generation=generation, hash=genome_hash, payload=payload))
+
+    def load_journal(self, run_id: int, generation: int) -> dict[str, str]:
+        with self._transaction() as s:
+            rows = s.scalars(
+                select(JournalRow).where(JournalRow.run_id == run_id, JournalRow.generation == generation)
+            )
+            return {r.hash: r.payload for r in rows}
+
     def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
         with self._transaction(write=True) as s:
             run = self._find_run(s, run_id)
+            s.execute(
+                delete(JournalRow).where(
+                    JournalRow.run_id == run.id, JournalRow.generation == generation.index
+                )
+            )
             gen = GenerationRow(
                 index=generation.index, population=list(generation.population),
                 seconds=generation.seconds, created_at=_now(),

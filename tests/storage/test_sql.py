@@ -114,3 +114,36 @@ def test_any_sqlalchemy_url_works(tmp_path):
     s.close()
     mem = SQLStorage("sqlite:///:memory:")
     assert mem.list_runs() == []
+
+
+def test_the_journal_keeps_finished_evaluations_until_the_generation_is_stored(storage):
+    run = storage.create_run("j", {}, 0)
+    storage.journal_evaluation(run.id, 0, "a", '{"x": 1}')
+    storage.journal_evaluation(run.id, 0, "a", '{"x": 2}')  # idempotent: the first one stays
+    storage.journal_evaluation(run.id, 1, "b", '{"y": 1}')
+    assert storage.load_journal(run.id, 0) == {"a": '{"x": 1}'}
+    storage.record_generation(run.id, GenerationRecord(0, ("a",), (_ind("a"),)))
+    assert storage.load_journal(run.id, 0) == {}
+    assert storage.load_journal(run.id, 1) == {"b": '{"y": 1}'}
+
+
+def test_find_evaluations_skips_cached_copies_and_infrastructure_failures(storage):
+    a = storage.create_run("a", {}, 0, eval_key="k1")
+    b = storage.create_run("b", {}, 0, eval_key="k2")
+    storage.record_generation(
+        a.id,
+        GenerationRecord(
+            0,
+            ("h1",),
+            (
+                _ind("h1"),
+                _ind("h2", status="cached"),
+                _ind("h3", acc=None, status="failed", error="infrastructure: worker died"),
+                _ind("h4", acc=None, status="failed", error="gate: no learning"),
+            ),
+        ),
+    )
+    storage.record_generation(b.id, GenerationRecord(0, ("h5",), (_ind("h5"),)))
+    found = storage.find_evaluations("k1", ["h1", "h2", "h3", "h4", "h5"])
+    assert set(found) == {"h1", "h4"}
+    assert found["h4"].error == "gate: no learning"
