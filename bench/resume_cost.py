@@ -3,7 +3,7 @@
 Starts `nas run --generations 3` on the built-in digits, SIGKILLs the driver once generation 2
 has journaled its first finished evaluation, then runs `nas resume`. Reports the evaluations
 kept by the journal, the evaluations run again, the time from launching `nas resume` to its
-first dispatch (the "generation 2/3: evaluating" line) next to the same figure for `nas run`,
+first dispatch (its first "generation 2/3 | ..." progress line) next to the same figure for `nas run`,
 and the resume's wall time. Writes bench/results/resume_cost.json.
 
     .venv/bin/python bench/resume_cost.py
@@ -65,7 +65,7 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         start = time.perf_counter()
         victim = nas("run", "--name", "victim", "--generations", "3", "--db", str(db))
-        run_first_dispatch, _ = time_to_line(victim, r"generation 0/3: evaluating", start)
+        run_first_dispatch, _ = time_to_line(victim, r"generation 0/3 \|", start)
         while count(db, GENS, "victim") < 2 or count(db, JOURNAL, "victim", 2) == 0:
             assert victim.poll() is None
             time.sleep(0.02)
@@ -81,8 +81,9 @@ def main() -> None:
 
         start = time.perf_counter()
         resume = nas("resume", "victim", "--db", str(db))
-        resume_first_dispatch, line = time_to_line(resume, r"generation 2/3: evaluating", start)
-        rerun = int(re.search(r"evaluating (\d+) genomes", line).group(1))
+        resume_first_dispatch, line = time_to_line(resume, r"generation 2/3 \|", start)
+        done, total = map(int, re.search(r"(\d+)/(\d+) done", line).groups())
+        rerun = total - done
         _, err = resume.communicate()
         resume_wall = time.perf_counter() - start
         if resume.returncode != 0:

@@ -22,7 +22,13 @@ def test_run_then_show_and_runs(tmp_path):
               "--seed", "3", "--cpus", "2", "--db", db)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "run cli finished" in run.stdout and "nas show cli" in run.stdout
-    assert "generation 2/2 done" in run.stderr
+    final_lines = [line for line in run.stderr.splitlines() if line.startswith("stored: cli running")]
+    assert [line.split(" | ")[1] for line in final_lines] == [
+        "generation 0/2",
+        "generation 1/2",
+        "generation 2/2",
+    ]
+    assert all(" | 4/4 done | 0 running | " in line for line in final_lines)
 
     show = nas("show", "cli", "--db", db, "--json")
     assert show.returncode == 0, show.stderr

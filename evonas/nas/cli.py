@@ -34,6 +34,15 @@ def _db(p: argparse.ArgumentParser, default: str | None = DEFAULT_DB_URL) -> Non
                    help=f"SQLAlchemy URL or SQLite file (default: {DEFAULT_DB_URL})")  # fmt: skip
 
 
+def _log_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="where Ray's and PyTorch's messages go (default: beside the SQLite file, *.log)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nas",
@@ -68,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reuse evaluations of other runs in the database with the same data and budget",
     )
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    _log_file(run)
     _db(run, default=None)
     _common(run)
 
@@ -91,12 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="resume a run marked running whose driver is gone"
     )
     resume.add_argument("--quiet", action="store_true", help="no progress output")
+    _log_file(resume)
     _db(resume)
     _common(resume)
 
     runs = sub.add_parser("runs", help="list the runs in a database")
     _db(runs)
     _common(runs)
+
+    status = sub.add_parser(
+        "status", help="the progress figures of a run, also while it runs in another process"
+    )
+    status.add_argument("run", metavar="RUN", help="run name or id")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    _db(status)
+    _common(status)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    report.add_argument("run", metavar="RUN", help="run name or id")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE", help="the HTML file to write")
+    _db(report)
+    _common(report)
+
+    compare = sub.add_parser("compare", help="best metrics, evaluations and time of several runs")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run names or ids")
+    _db(compare)
+    _common(compare)
 
     show = sub.add_parser("show", help="per-generation summary and best individual of a run")
     show.add_argument("run", metavar="RUN", help="run name or id")
@@ -122,20 +152,20 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evonas.nas.config import build_config
-    from evonas.nas.progress import LineProgress
+    from evonas.nas.progress import progress_for
     from evonas.nas.runner import run_search
 
     config = build_config(args.config, _run_overrides(args))
-    run = run_search(config, progress=None if args.quiet else LineProgress(), reuse=args.reuse)
+    run = run_search(config, progress=None if args.quiet else progress_for(), reuse=args.reuse)
     return _print_outcome(run, config.db)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from evonas.nas.progress import LineProgress
+    from evonas.nas.progress import progress_for
     from evonas.nas.runner import resume_search
 
     run = resume_search(
-        args.run, args.db, generations=args.generations, progress=None if args.quiet else LineProgress(),
+        args.run, args.db, generations=args.generations, progress=None if args.quiet else progress_for(),
         reuse=args.reuse, force=args.force, address=args.address, cpus=args.cpus,
     )  # fmt: skip
     return _print_outcome(run, args.db)
@@ -216,6 +246,67 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from evonas.nas.status import progress_from_storage
+    from evonas.storage import SQLStorage
+
+    storage = SQLStorage(args.db, create=False)
+    try:
+        progress = progress_from_storage(storage, args.run)
+    finally:
+        storage.close()
+    print(json.dumps(asdict(progress)) if args.json else progress.render())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from evonas.nas.report import write_report
+    from evonas.storage import SQLStorage
+
+    if not args.out.parent.exists():
+        raise NASError(f"Cannot write {args.out}: the folder {args.out.parent} does not exist.")
+    storage = SQLStorage(args.db, create=False)
+    try:
+        out = write_report(storage, args.run, args.out)
+    finally:
+        storage.close()
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from evonas.genomes import Genome
+    from evonas.nas.summary import best_individual
+    from evonas.storage import SQLStorage
+
+    storage = SQLStorage(args.db, create=False)
+    rows = []
+    try:
+        for key in args.runs:
+            run = storage.get_run(key)
+            gens = storage.load_generations(run.id)
+            inds = [i for g in gens for i in g.individuals]
+            trained = [i for i in inds if i.status != "cached"]
+            best = best_individual(gens)
+            wall = ((run.finished_at or run.updated_at) - run.created_at).total_seconds()
+            failed = sum(i.status == "failed" for i in inds)
+            rows.append([
+                run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
+                str(len(trained)), str(len(inds) - len(trained)), str(failed),
+                *(f"{getattr(best, k):.4f}" if best else "-" for k in ("acc", "nmi", "ari")),
+                Genome.from_json(best.genome).compact() if best else "-",
+                f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
+            ])  # fmt: skip
+    finally:
+        storage.close()
+    header = ["run", "status", "dataset", "generations", "trained", "cached", "failed",
+              "best acc", "nmi", "ari", "best genome", "eval s", "wall s"]  # fmt: skip
+    print(_table(header, rows))
+    return 0
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
@@ -223,7 +314,15 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "status": cmd_status,
+    "runs": cmd_runs,
+    "show": cmd_show,
+    "report": cmd_report,
+    "compare": cmd_compare,
+}
 
 
 def _interrupt_on_sigterm() -> None:
@@ -235,17 +334,49 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def default_log_file(db: str) -> Path:
+    """Beside an SQLite database (``runs/evonas.db`` -> ``runs/evonas.log``), else ./evonas.log."""
+    from evonas.storage import normalise_db_url
+
+    url = normalise_db_url(db)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).with_suffix(".log")
+    return Path("evonas.log")
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """evonas's own messages go to the terminal; everything else (Ray, PyTorch warnings) only to
+    the log file of ``run`` and ``resume``."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setLevel(
+        logging.DEBUG if args.debug else logging.WARNING if getattr(args, "quiet", False) else logging.INFO
+    )
+    terminal.setFormatter(logging.Formatter("%(message)s"))
+    if not args.debug:
+        terminal.addFilter(lambda r: r.name.startswith("evonas") or r.levelno >= logging.ERROR)
+    root.addHandler(terminal)
+    if args.command in ("run", "resume"):
+        import ray  # its import installs a terminal handler on the "ray" logger; send Ray to the file
+
+        ray_logger = logging.getLogger(ray.__name__)
+        ray_logger.handlers.clear()
+        ray_logger.propagate = True
+        path = args.log_file or default_log_file(args.db or DEFAULT_DB_URL)
+        try:
+            handler = logging.FileHandler(path)
+        except OSError as exc:
+            msg = f"nas: error: cannot write the log file {path}: {exc.strerror} (use --log-file)"
+            raise SystemExit(msg) from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    logging.captureWarnings(True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(message)s" if not args.debug else "%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("ray", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.debug else logging.ERROR)
-    if getattr(args, "quiet", False):
-        logging.getLogger("evonas").setLevel(logging.WARNING)
+    _configure_logging(args)
     _interrupt_on_sigterm()
     try:
         return COMMANDS[args.command](args)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from evonas.genomes import Genome, SearchSpace, crossover, mutate, random_genome
 from evonas.nas.config import RunConfig
 from evonas.nas.selection import Individual, select_survivors, tournament
+from evonas.nas.status import RunProgress, estimate_left
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 from evonas.workers import EvalJob, EvalResult
 
@@ -31,31 +33,21 @@ NOVELTY_TRIES = 10
 class Evaluator(Protocol):
     """Evaluates genomes; results come back in job order."""
 
+    @property
+    def slots(self) -> int:
+        """How many evaluations run at once."""
+        ...
+
     def evaluate(
         self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
     ) -> list[EvalResult]: ...
 
 
 class Progress(Protocol):
-    """What the loop reports while it works (the CLI draws it)."""
+    """Where the loop reports its figures while it works (the CLI draws them)."""
 
-    def generation_started(self, index: int, last: int, to_evaluate: int, cached: int) -> None: ...
-
-    def evaluated(self, result: EvalResult) -> None: ...
-
-    def generation_finished(self, summary: GenerationSummary) -> None: ...
-
-
-@dataclass(frozen=True)
-class GenerationSummary:
-    index: int
-    last: int
-    evaluated: int
-    failed: int
-    cached: int
-    best_acc: float | None
-    best_genome: str | None
-    seconds: float
+    def update(self, progress: RunProgress, *, final: bool = False) -> None:
+        """Called when a generation starts, after each evaluation, and (final) when it is stored."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +93,12 @@ class Search:
         self.progress = progress
         self.known: dict[str, IndividualRecord] = {}  # hash -> the evaluation its metrics come from
         self.best: IndividualRecord | None = None
+        self._run: RunInfo | None = None
+        self._started = time.perf_counter()
+        self._started_at = datetime.now(UTC).replace(tzinfo=None)
+        self._evaluated = 0  # evaluations this driver has finished
+        self._gen: dict[str, int] = {}  # figures of the generation in flight
+        self._gen_best: float | None = None
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, run: RunInfo, history: Sequence[GenerationRecord] = ()) -> None:
@@ -110,6 +108,9 @@ class Search:
         exactly as if it had never stopped, since a generation depends only on the seed and
         what is stored before it.
         """
+        self._run = run
+        self._started = time.perf_counter()
+        self._started_at = datetime.now(UTC).replace(tzinfo=None)
         population = self.restore(history)
         for index in range(len(history), self.config.generations + 1):
             start = time.perf_counter()
@@ -216,16 +217,19 @@ class Search:
                 if h in jobs:
                     results[h] = EvalResult.model_validate_json(payload)
         todo = [job for h, job in jobs.items() if h not in results]
-        if self.progress:
-            self.progress.generation_started(
-                index, self.config.generations, len(todo), len(candidates) - len(todo)
-            )
+        self._generation_started(
+            index, run_id, len(candidates), len(candidates) - len(jobs), len(results), len(todo)
+        )
 
         def on_result(i: int, result: EvalResult) -> None:
             if run_id is not None:
                 self.storage.journal_evaluation(run_id, index, todo[i].genome.hash, result.model_dump_json())
-            if self.progress:
-                self.progress.evaluated(result)
+            self._evaluated += 1
+            self._gen["done"] += 1
+            self._gen["failed"] += result.status == "failed"
+            if result.acc is not None:
+                self._gen_best = result.acc if self._gen_best is None else max(self._gen_best, result.acc)
+            self._show()
 
         for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
             results[job.genome.hash] = result
@@ -243,21 +247,44 @@ class Search:
                 self.best = record
         return records
 
+    # -- progress ------------------------------------------------------------------------
+    def _generation_started(
+        self, index: int, run_id: int | None, total: int, cached: int, preloaded: int, to_evaluate: int
+    ) -> None:
+        self._gen = {"index": index, "total": total, "cached": cached, "done": cached + preloaded,
+                     "to_evaluate": to_evaluate, "failed": 0}  # fmt: skip
+        self._gen_best = None
+        if run_id is not None:
+            self.storage.update_progress(run_id, {
+                "generation": index, "total": total, "cached": cached, "preloaded": preloaded,
+                "to_evaluate": to_evaluate, "slots": self.evaluator.slots,
+                "run_started_at": self._started_at.isoformat(), "evaluated_before": self._evaluated,
+            })  # fmt: skip
+        self._show()
+
+    def snapshot(self) -> RunProgress:
+        """The figures of the generation in flight (or the last one)."""
+        g = self._gen
+        elapsed = time.perf_counter() - self._started
+        left = g["total"] - g["done"]
+        best = self.best.acc if self.best else None
+        if self._gen_best is not None and (best is None or self._gen_best > best):
+            best = self._gen_best
+        return RunProgress(
+            name=self._run.name if self._run else "", status="running", generation=g["index"],
+            last=self.config.generations, done=g["done"], total=g["total"],
+            running=min(self.evaluator.slots, left), failed=g["failed"], pruned=0, cached=g["cached"],
+            best_acc=best, elapsed=elapsed,
+            eta=estimate_left(self._evaluated, elapsed, left, self.config.generations - g["index"],
+                              self.config.n_offspring),
+        )  # fmt: skip
+
+    def _show(self, final: bool = False) -> None:
+        if self.progress is not None and self._gen:
+            self.progress.update(self.snapshot(), final=final)
+
     def _report(self, index: int, records: Sequence[IndividualRecord], seconds: float) -> None:
-        if not self.progress:
-            return
-        self.progress.generation_finished(
-            GenerationSummary(
-                index=index,
-                last=self.config.generations,
-                evaluated=sum(r.status != "cached" for r in records),
-                failed=sum(r.status == "failed" for r in records),
-                cached=sum(r.status == "cached" for r in records),
-                best_acc=self.best.acc if self.best else None,
-                best_genome=Genome.from_json(self.best.genome).compact() if self.best else None,
-                seconds=seconds,
-            )
-        )
+        self._show(final=True)
 
 
 def _record(c: Candidate, r: EvalResult) -> IndividualRecord:

@@ -1,47 +1,41 @@
-"""Progress lines for a run: plain text, one line per finished evaluation and per generation."""
+"""Progress displays for `nas run`: redrawn in place in a terminal, plain lines otherwise."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
-from evonas.nas.evolution import GenerationSummary
-from evonas.workers import EvalResult
+from evonas.nas.status import RunProgress
 
 
 class LineProgress:
-    """Writes plain lines (no control characters), readable in a terminal and in a log file."""
+    """One plain line per update (no control characters), so logs stay readable."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self._total = 0
-        self._done = 0
-        self._failed = 0
-        self._start = time.perf_counter()
 
-    def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
+    def update(self, progress: RunProgress, *, final: bool = False) -> None:
+        prefix = "stored: " if final else ""
+        self.stream.write(prefix + progress.render() + "\n")
         self.stream.flush()
 
-    def generation_started(self, index: int, last: int, to_evaluate: int, cached: int) -> None:
-        self._total, self._done, self._failed = to_evaluate, 0, 0
-        self._write(f"generation {index}/{last}: evaluating {to_evaluate} genomes ({cached} cached)")
 
-    def evaluated(self, result: EvalResult) -> None:
-        self._done += 1
-        self._failed += result.status == "failed"
-        what = f"acc {result.acc:.4f}" if result.acc is not None else f"failed: {result.error}"
-        self._write(f"  [{self._done}/{self._total}] {what} ({result.seconds:.1f} s)")
+class LiveProgress:
+    """One line per generation, redrawn in place; it stays on screen when the generation is stored."""
 
-    def generation_finished(self, s: GenerationSummary) -> None:
-        best = (
-            f"best ACC so far {s.best_acc:.4f} ({s.best_genome})"
-            if s.best_acc is not None
-            else "no success yet"
-        )
-        elapsed = time.perf_counter() - self._start
-        self._write(
-            f"generation {s.index}/{s.last} done in {s.seconds:.1f} s: {s.evaluated} evaluated, "
-            f"{s.failed} failed, {s.cached} cached; {best}; elapsed {elapsed:.0f} s"
-        )
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._width = 0
+
+    def update(self, progress: RunProgress, *, final: bool = False) -> None:
+        line = progress.render()
+        pad = max(0, self._width - len(line))
+        self.stream.write("\r" + line + " " * pad + ("\n" if final else ""))
+        self.stream.flush()
+        self._width = 0 if final else len(line)
+
+
+def progress_for(stream: TextIO | None = None) -> LineProgress | LiveProgress:
+    """In-place redrawing for a terminal, plain lines for a pipe or a file."""
+    stream = stream or sys.stderr
+    return LiveProgress(stream) if stream.isatty() else LineProgress(stream)

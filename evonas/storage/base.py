@@ -51,6 +51,10 @@ class RunStorage(abc.ABC):
         stamps ``finished_at`` and clears the owner."""
 
     @abc.abstractmethod
+    def update_progress(self, run_id: int, progress: dict[str, Any]) -> None:
+        """Record what the generation in flight is doing (read by ``nas status``)."""
+
+    @abc.abstractmethod
     def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
         """Reusable evaluations (not cached copies, not infrastructure failures) of these genome
         hashes in any run with this evaluation key; the earliest one per hash."""

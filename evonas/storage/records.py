@@ -26,6 +26,7 @@ class RunInfo:
     error: str | None = None
     owner: str | None = None  # "host:pid" of the driver while the run is running
     eval_key: str = ""  # fingerprint of dataset + budget: evaluations under equal keys are reusable
+    progress: dict[str, Any] | None = None  # the generation in flight, for `nas status`
 
 
 @dataclass(frozen=True)

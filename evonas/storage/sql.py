@@ -68,6 +68,7 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     eval_key: Mapped[str] = mapped_column(String(64), index=True)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     generations: Mapped[list[GenerationRow]] = relationship(
         back_populates="run", order_by="GenerationRow.index", cascade="all, delete-orphan"
     )
@@ -286,6 +287,12 @@ class SQLStorage(RunStorage):
             if config is not None:
                 row.config = config
 
+    def update_progress(self, run_id: int, progress: dict[str, Any]) -> None:
+        with self._transaction(write=True) as s:
+            row = self._find_run(s, run_id)
+            row.progress = progress
+            row.updated_at = _now()
+
     def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
         wanted = list(set(hashes))
         found: dict[str, IndividualRecord] = {}
@@ -373,4 +380,5 @@ def _run_info(row: RunRow) -> RunInfo:
         config=json.loads(json.dumps(row.config)), evonas_version=row.evonas_version,
         created_at=row.created_at, updated_at=row.updated_at,
         finished_at=row.finished_at, error=row.error, owner=row.owner, eval_key=row.eval_key,
+        progress=json.loads(json.dumps(row.progress)) if row.progress else None,
     )  # fmt: skip

@@ -65,7 +65,9 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    kwargs: dict = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    # Ray's messages go through the standard logging tree (the CLI sends them to a log file);
+    # workers' own output stays in Ray's session logs.
+    kwargs: dict = {"include_dashboard": False, "configure_logging": False, "log_to_driver": False}
     if address:
         ray.init(address=address, **kwargs)
     else:
@@ -110,6 +112,15 @@ class RayEvaluator:
         self._data_ref = None
         if self._owns_ray:
             ray.shutdown()
+
+    @property
+    def slots(self) -> int:
+        """How many evaluations the cluster runs at once (its CPUs, or GPUs, per trial)."""
+        resources = ray.cluster_resources()
+        slots = resources.get("CPU", 1.0) / self.cpus_per_trial
+        if self.gpus_per_trial > 0:
+            slots = min(slots, resources.get("GPU", 0.0) / self.gpus_per_trial)
+        return max(1, int(slots))
 
     def evaluate(
         self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
