@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evonas.genomes import Genome, infer_shapes
+from evonas.nas.selection import unique
 from evonas.nas.summary import best_individual
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 
@@ -98,7 +99,7 @@ def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualR
     gen = gens[-1]
     by_hash = {i.hash: i for g in gens for i in g.individuals if i.acc is not None}
     candidates = [*gen.individuals, *(by_hash[h] for h in gen.population if h in by_hash)]
-    points = [i for i in _distinct(candidates) if i.acc is not None and i.recon_loss is not None]
+    points = [i for i in unique(candidates) if i.acc is not None and i.recon_loss is not None]
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(6, 4))
     if points:
@@ -154,16 +155,6 @@ def timing_plot(gens: Sequence[GenerationRecord]) -> str:
     axes[1].set_xlabel("generation")
     axes[1].set_ylabel("wall seconds")
     return _png(fig)
-
-
-def _distinct(records: Sequence[IndividualRecord]) -> list[IndividualRecord]:
-    seen: set[str] = set()
-    out = []
-    for r in records:
-        if r.hash not in seen:
-            seen.add(r.hash)
-            out.append(r)
-    return out
 
 
 def lineage_html(best: IndividualRecord, gens: Sequence[GenerationRecord]) -> str:

@@ -10,6 +10,7 @@ own random selections use the global ``random`` module, so only its deterministi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 from deap import base, tools
@@ -58,14 +59,22 @@ class Individual:
         return f"Individual({self.genome.compact()}, fitness={self.fitness.values})"
 
 
-def unique(individuals: Sequence[Individual]) -> list[Individual]:
-    """Drop later individuals whose genome hash was already seen (keeps the population diverse)."""
+class _Hashed(Protocol):
+    @property
+    def hash(self) -> str: ...
+
+
+H = TypeVar("H", bound=_Hashed)
+
+
+def unique(items: Sequence[H]) -> list[H]:
+    """Drop later items whose genome hash was already seen (keeps the population diverse)."""
     seen: set[str] = set()
     out = []
-    for ind in individuals:
-        if ind.hash not in seen:
-            seen.add(ind.hash)
-            out.append(ind)
+    for item in items:
+        if item.hash not in seen:
+            seen.add(item.hash)
+            out.append(item)
     return out
 
 
