@@ -49,6 +49,16 @@ def test_run_then_show_and_runs(tmp_path):
     runs = nas("runs", "--db", db)
     assert runs.returncode == 0 and "cli" in runs.stdout and "finished" in runs.stdout
 
+    # weights are kept for the best 5 individuals only, beside the database
+    kept = sorted((tmp_path / "cli-weights" / f"run-{data['run_id']}").glob("*.safetensors"))
+    assert len(kept) == 5 and best["hash"] in {p.stem for p in kept}
+    export = nas("export", "cli", "--db", db, "--out", str(tmp_path / "best"))
+    assert export.returncode == 0, export.stderr
+    assert {p.name for p in (tmp_path / "best").iterdir()} == {"genome.json", "model.py", "model.safetensors"}
+    assert json.loads((tmp_path / "best" / "genome.json").read_text())["hash"] == best["hash"]
+    beyond = nas("export", "cli", "--db", db, "--out", str(tmp_path / "x"), "--rank", "99")
+    assert beyond.returncode == 1 and "'--rank' option must be between 1 and" in beyond.stderr
+
 
 def test_unknown_run_is_one_line_and_exit_1(tmp_path):
     db = str(tmp_path / "empty.db")

@@ -128,6 +128,49 @@ def build_parser() -> argparse.ArgumentParser:
     _db(compare)
     _common(compare)
 
+    export = sub.add_parser(
+        "export",
+        help="write a run's best genome as a self-contained PyTorch bundle",
+        description="Write genome.json, model.safetensors (the weights from its evaluation) and model.py "
+        "(plain PyTorch, needs nothing of evonas) into DIR.",
+    )
+    export.add_argument("run", metavar="RUN", help="run name or id")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--rank", type=int, metavar="K", help="the K-th best genome by ACC (default: 1)")
+    which.add_argument("--hash", metavar="H", help="the genome with this hash (a unique prefix is enough)")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the bundle folder")
+    _db(export)
+    _common(export)
+
+    train = sub.add_parser(
+        "train",
+        help="train an exported architecture fully and evaluate it (k-means on the test split)",
+        description="Train the bundle's autoencoder on the training split, encode the test split, run "
+        "k-means and report ACC, NMI, ARI, per-class precision / recall / F1 and the confusion "
+        "matrix; save trained.safetensors, metrics.json and pictures into DIR.",
+    )
+    train.add_argument("dir", type=Path, metavar="DIR", help="a bundle written by nas export")
+    train.add_argument("--dataset", required=True, help="dataset name (e.g. digits)")
+    train.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
+    train.add_argument(
+        "--epochs", type=int, required=True, metavar="N", help="reconstruction training epochs"
+    )
+    train.add_argument("--batch-size", type=int, default=256, metavar="N")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0, metavar="N")
+    train.add_argument(
+        "--from-scratch", action="store_true", help="start from fresh weights, not the exported ones"
+    )
+    train.add_argument("--finetune", choices=["idec", "edcwrn"], help="clustering fine-tuning after training")
+    train.add_argument(
+        "--finetune-iterations", type=int, default=20_000, metavar="N", help="at most N iterations"
+    )
+    train.add_argument("--classifier", choices=["probe", "finetune"], help="a softmax head on the labels")
+    train.add_argument("--classifier-epochs", type=int, default=10, metavar="N")
+    train.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
+    train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    _common(train)
+
     show = sub.add_parser("show", help="per-generation summary and best individual of a run")
     show.add_argument("run", metavar="RUN", help="run name or id")
     show.add_argument("--json", action="store_true", help="print one JSON object")
@@ -307,6 +350,56 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from evonas.export import export_run
+    from evonas.nas.summary import run_input_shape
+    from evonas.storage import SQLStorage
+    from evonas.storage.weights import default_weights_dir
+
+    storage = SQLStorage(args.db, create=False)
+    try:
+        run = storage.get_run(args.run)
+        weights_dir = Path(run.config.get("weights_dir") or default_weights_dir(args.db))
+        bundle = export_run(storage, weights_dir, args.run, args.out, run_input_shape(run),
+                            rank=args.rank, genome_hash=args.hash)  # fmt: skip
+    finally:
+        storage.close()
+    m = bundle.meta["metrics"]
+    print(f"exported {bundle.genome.compact()} (rank {m['rank']}, ACC {m['acc']:.4f}) to {bundle.directory}")
+    print(
+        f"train it with: nas train {bundle.directory} --dataset {bundle.meta['dataset'].get('name')} "
+        "--epochs 20"
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from evonas.errors import ConfigError
+    from evonas.nas.config import format_validation_error
+    from evonas.training.train import TrainOptions, train_bundle
+
+    try:
+        opts = TrainOptions(
+            dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
+            lr=args.lr, seed=args.seed, from_scratch=args.from_scratch, finetune=args.finetune,
+            finetune_iterations=args.finetune_iterations, classifier=args.classifier,
+            classifier_epochs=args.classifier_epochs, pictures=not args.no_pictures,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    say = (lambda _msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    metrics = train_bundle(args.dir, opts, say=say)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"ACC {metrics['acc']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}  "
+              f"(test split, {metrics['test_size']} images); metrics in {args.dir / 'metrics.json'}"
+              )  # fmt: skip
+    return 0
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
@@ -322,6 +415,8 @@ COMMANDS = {
     "show": cmd_show,
     "report": cmd_report,
     "compare": cmd_compare,
+    "export": cmd_export,
+    "train": cmd_train,
 }
 
 

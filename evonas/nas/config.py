@@ -55,6 +55,8 @@ class RunConfig(BaseModel):
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
     cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray instance; default: all.")
     cpus_per_trial: float = Field(1.0, gt=0)
+    keep_weights: int = Field(5, ge=0, description="Trained weights kept for this many best individuals.")
+    weights_dir: Path | None = Field(None, description="Where kept weights go; default: beside the database.")
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:

@@ -23,6 +23,7 @@ from evonas.nas.config import RunConfig
 from evonas.nas.selection import Individual, select_survivors, tournament
 from evonas.nas.status import RunProgress, estimate_left
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
+from evonas.storage.weights import WeightStore
 from evonas.workers import EvalJob, EvalResult
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ class Search:
         *,
         eval_key: str = "",
         reuse: bool = False,
+        weights: WeightStore | None = None,
     ) -> None:
         self.config = config
+        self.weights = weights
         self.eval_key = eval_key
         self.reuse = reuse
         self.space = space
@@ -223,7 +226,10 @@ class Search:
 
         def on_result(i: int, result: EvalResult) -> None:
             if run_id is not None:
-                self.storage.journal_evaluation(run_id, index, todo[i].genome.hash, result.model_dump_json())
+                h = todo[i].genome.hash
+                self.storage.journal_evaluation(run_id, index, h, result.model_dump_json(exclude={"weights"}))
+                if self.weights is not None:
+                    self.weights.offer(run_id, h, result.acc, result.weights)
             self._evaluated += 1
             self._gen["done"] += 1
             self._gen["failed"] += result.status == "failed"

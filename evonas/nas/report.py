@@ -13,7 +13,7 @@ from typing import Any
 
 from evonas.genomes import Genome, infer_shapes
 from evonas.nas.selection import unique
-from evonas.nas.summary import best_individual
+from evonas.nas.summary import best_individual, run_input_shape
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 
 SECTIONS = ("summary", "generations", "pareto", "best-genome", "lineage", "timing", "failures", "config")
@@ -223,7 +223,7 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
                               img + _table(["genome", "ACC", "recon MSE", "params"], rows)))  # fmt: skip
     if best is not None:
         genome = Genome.from_json(best.genome)
-        shape = _input_shape(run)
+        shape = run_input_shape(run)
         layers = infer_shapes(genome, shape)
         layer_rows = [(layer.index, layer.token, "x".join(map(str, layer.shape))) for layer in layers]
         diagram = layer_diagram(genome, shape) + _table(["gene", "layer", "shape after"], layer_rows)
@@ -237,13 +237,6 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
         _section("config", "Run configuration", f"<pre>{_esc(json.dumps(run.config, indent=2))}</pre>")
     )
     return _PAGE.format(title=_esc(run.name), body="\n".join(parts))
-
-
-def _input_shape(run: RunInfo) -> tuple[int, int, int]:
-    from evonas.datasets import load_dataset
-
-    ds = run.config.get("dataset", {})
-    return load_dataset(ds.get("name", "digits"), ds.get("data_dir")).input_shape
 
 
 def _section(anchor: str, title: str, body: str) -> str:

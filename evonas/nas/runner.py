@@ -20,6 +20,7 @@ from evonas.genomes import SearchSpace
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage
+from evonas.storage.weights import WeightStore, default_weights_dir
 from evonas.workers import FitnessData, RayEvaluator
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,11 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
     _, fitness_data = prepare_data(config.dataset)
     space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
     config = config.model_copy(
-        update={"search_space": space, "name": config.name or default_run_name(config)}
+        update={
+            "search_space": space,
+            "name": config.name or default_run_name(config),
+            "weights_dir": (config.weights_dir or default_weights_dir(config.db)).resolve(),
+        }
     )
     storage = SQLStorage(config.db)
     try:
@@ -176,11 +181,12 @@ def _evolve(
     try:
         with RayEvaluator(
             fitness_data, config.budget, address=config.address,
-            num_cpus=config.cpus, cpus_per_trial=config.cpus_per_trial,
+            num_cpus=config.cpus, cpus_per_trial=config.cpus_per_trial, keep_weights=config.keep_weights > 0,
         ) as evaluator:  # fmt: skip
+            weights = WeightStore(config.weights_dir or default_weights_dir(config.db), config.keep_weights)
             search = Search(
                 config, space, fitness_data.input_shape, storage, evaluator, progress,
-                eval_key=run.eval_key, reuse=reuse,
+                eval_key=run.eval_key, reuse=reuse, weights=weights,
             )  # fmt: skip
             search.run(run, history)
     except KeyboardInterrupt:

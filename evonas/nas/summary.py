@@ -71,3 +71,11 @@ def run_json(run: RunInfo, generations: list[GenerationRecord]) -> dict[str, Any
 def load_run_json(storage: RunStorage, key: str | int) -> dict[str, Any]:
     run = storage.get_run(key)
     return run_json(run, storage.load_generations(run.id))
+
+
+def run_input_shape(run: RunInfo) -> tuple[int, int, int]:
+    """The image shape (C, H, W) of the run's dataset."""
+    from evonas.datasets import load_dataset
+
+    ds = run.config.get("dataset", {})
+    return load_dataset(ds.get("name", "digits"), ds.get("data_dir")).input_shape

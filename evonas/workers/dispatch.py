@@ -38,13 +38,23 @@ def _device_for_task() -> str:
     return "cpu"
 
 
-def evaluate_task(genome_json: str, data: FitnessData, budget: Budget, seed: int) -> EvalResult:
+def evaluate_task(
+    genome_json: str, data: FitnessData, budget: Budget, seed: int, keep_weights: bool = False
+) -> EvalResult:
     """The Ray task body: evaluate one genome on the resources Ray assigned to this task."""
     ctx = ray.get_runtime_context()
     cpus = ctx.get_assigned_resources().get("CPU", 1.0)
     device = _device_for_task()
     try:
-        result = evaluate_genome(genome_json, data, budget, seed, device=device, threads=max(1, int(cpus)))
+        result = evaluate_genome(
+            genome_json,
+            data,
+            budget,
+            seed,
+            device=device,
+            threads=max(1, int(cpus)),
+            keep_weights=keep_weights,
+        )
     finally:
         if device == "cuda":
             import torch
@@ -91,6 +101,7 @@ class RayEvaluator:
         num_cpus: int | None = None,
         cpus_per_trial: float = 1.0,
         gpus_per_trial: float = 0.0,
+        keep_weights: bool = False,
     ) -> None:
         self.data = data
         self.budget = budget
@@ -98,6 +109,7 @@ class RayEvaluator:
         self.num_cpus = num_cpus
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
+        self.keep_weights = keep_weights
         self._owns_ray = False
         self._data_ref: ray.ObjectRef | None = None
 
@@ -135,7 +147,8 @@ class RayEvaluator:
             raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
         task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
         refs = [
-            task.remote(job.genome.canonical_json(), self._data_ref, self.budget, job.seed) for job in jobs
+            task.remote(job.genome.canonical_json(), self._data_ref, self.budget, job.seed, self.keep_weights)  # type: ignore[call-arg]
+            for job in jobs
         ]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[EvalResult | None] = [None] * len(refs)

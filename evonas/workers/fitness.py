@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -79,6 +80,7 @@ class EvalResult(BaseModel):
     seed: int = 0
     device: str = "cpu"
     node: str | None = None
+    weights: bytes | None = Field(None, repr=False, description="safetensors of the trained model")
 
     def metrics(self) -> dict[str, float | int | None]:
         return {
@@ -106,13 +108,17 @@ def evaluate_genome(
     *,
     device: str = "cpu",
     threads: int | None = None,
+    keep_weights: bool = False,
 ) -> EvalResult:
-    """Train and score one genome. Deterministic for a given seed and thread count on the CPU."""
+    """Train and score one genome. Deterministic for a given seed and thread count on the CPU.
+
+    With ``keep_weights`` a successful result carries the trained weights (safetensors bytes).
+    """
     start = time.perf_counter()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        values = _evaluate(genome, data, budget, seed, device)
+        values = _evaluate(genome, data, budget, seed, device, keep_weights)
         status: Status = "ok"
         error = None
     except _Failure as exc:
@@ -130,8 +136,8 @@ def evaluate_genome(
 
 
 def _evaluate(
-    genome: Genome | str, data: FitnessData, budget: Budget, seed: int, device: str
-) -> dict[str, float | int | None]:
+    genome: Genome | str, data: FitnessData, budget: Budget, seed: int, device: str, keep_weights: bool
+) -> dict[str, Any]:
     if isinstance(genome, str):
         genome = Genome.from_json(genome)
     report = validate_genome(genome, data.input_shape, budget.max_params)
@@ -162,13 +168,28 @@ def _evaluate(
         raise _Failure("collapsed: the latent codes are constant or not finite", **partial)
     labels = cluster_latents(z, data.n_clusters, budget, rng, seed)
     idx = labels[1]
-    return {**partial, **clustering_scores(data.y_val[idx], labels[0])}
+    weights = state_dict_bytes(model) if keep_weights else None
+    return {**partial, **clustering_scores(data.y_val[idx], labels[0]), "weights": weights}
+
+
+def state_dict_bytes(model: nn.Module) -> bytes:
+    """The model's state dict as safetensors bytes (CPU tensors)."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
 
 
 def train_reconstruction(
-    model: nn.Module, x: torch.Tensor, budget: Budget, rng: np.random.Generator, params: int = 0
+    model: nn.Module,
+    x: torch.Tensor,
+    budget: Budget,
+    rng: np.random.Generator,
+    params: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Minibatch Adam on MSE with tensors in memory; returns the mean loss of each epoch."""
+    """Minibatch Adam on MSE with tensors in memory; returns the mean loss of each epoch.
+
+    ``on_epoch(epoch, mean_loss)`` is called after each epoch (epochs count from 1)."""
     opt = torch.optim.Adam(model.parameters(), lr=budget.lr)
     model.train()
     n = x.shape[0]
@@ -189,6 +210,8 @@ def train_reconstruction(
         history.append(mean)
         if not np.isfinite(mean):
             raise _Failure(f"diverged: training loss is {mean} in epoch {epoch + 1}", params=params)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, mean)
     return history
 
 
