@@ -24,18 +24,27 @@ def search_splits(
 ) -> SearchSplits:
     """Carve test, then validation, then (optionally at most ``subset``) training images.
 
+    A dataset with an official test split (MNIST, Fashion-MNIST, CIFAR-10) keeps it as the
+    test split; otherwise ``test_fraction`` of the images are held out.
+
     The permutation is fixed (independent of the run's seed), so runs on the same dataset
     are comparable and can share cached evaluations.
     """
     n = data.x.shape[0]
-    n_test = round(n * test_fraction)
+    n_test = data.n_test if data.n_test is not None else round(n * test_fraction)
     if n - n_test - val_size < 2:
         raise DatasetError(
             f"Dataset {data.name!r} has {n} images: too few for a test split of {n_test} "
             f"and a validation split of {val_size} (lower val_size)."
         )
-    order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    test, val, train = order[:n_test], order[n_test : n_test + val_size], order[n_test + val_size :]
+    rng = np.random.default_rng(SPLIT_SEED)
+    if data.n_test is not None:  # the dataset's official test split: its last n_test rows
+        test = np.arange(n - n_test, n)
+        rest = rng.permutation(n - n_test)
+    else:
+        order = rng.permutation(n)
+        test, rest = order[:n_test], order[n_test:]
+    val, train = rest[:val_size], rest[val_size:]
     if subset is not None:
         train = train[:subset]
     return SearchSplits(data.take(np.sort(train)), data.take(np.sort(val)), data.take(np.sort(test)))

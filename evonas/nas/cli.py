@@ -61,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, metavar="FILE", help="TOML or YAML file of options (flags override it)"
     )
     run.add_argument("--name", help="unique run name (default: generated and printed)")
-    run.add_argument("--dataset", help="dataset name (default: digits, built in)")
+    run.add_argument(
+        "--dataset", help="digits (default, built in), mnist, fashion-mnist, cifar10, or FILE.npz"
+    )
     run.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
+    run.add_argument("--subset", type=int, metavar="N", help="use at most N training images")
+    run.add_argument("--val-size", type=int, metavar="N", help="validation images fitness is scored on (400)")
     run.add_argument("--population", type=int, metavar="N", help="survivors per generation (default: 10)")
     run.add_argument(
         "--generations", type=int, metavar="N", help="generations after generation 0 (default: 5)"
@@ -104,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     _log_file(resume)
     _db(resume)
     _common(resume)
+
+    data = sub.add_parser("data", help="dataset files")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    dl = data_sub.add_parser("download", help="fetch a dataset's official files (needs the internet)")
+    dl.add_argument("name", metavar="NAME", help="mnist, fashion-mnist or cifar10")
+    dl.add_argument("--data-dir", type=Path, required=True, metavar="PATH", help="where to put the files")
+    _common(dl)
+    data.set_defaults(command="data")
 
     runs = sub.add_parser("runs", help="list the runs in a database")
     _db(runs)
@@ -185,7 +197,12 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
     }  # fmt: skip
     out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
-    dataset = {"name": args.dataset, "data_dir": args.data_dir}
+    dataset = {
+        "name": args.dataset,
+        "data_dir": args.data_dir,
+        "subset": args.subset,
+        "val_size": args.val_size,
+    }
     if any(v is not None for v in dataset.values()):
         out["dataset"] = {k: v for k, v in dataset.items() if v is not None}
     if args.epochs is not None:
@@ -286,6 +303,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"best: {best['compact']} (hash {best['hash']})")
         print(f"      ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
               f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from evonas.datasets.download import download
+
+    path = download(args.name, args.data_dir)
+    print(f"{args.name} is ready in {path}: use --dataset {args.name} --data-dir {path}")
     return 0
 
 
@@ -417,6 +442,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "export": cmd_export,
     "train": cmd_train,
+    "data": cmd_data,
 }
 
 
