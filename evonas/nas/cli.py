@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -74,7 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, metavar="N", help="root random seed (default: 0)")
     run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
     run.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
-    run.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    run.add_argument(
+        "--address",
+        metavar="ADDR",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="join this Ray cluster instead of starting one (default: $RAY_ADDRESS)",
+    )
+    run.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per evaluation (default: 1)")
+    run.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="N",
+        help="GPUs per evaluation, fractions allowed (default: 0, the CPU)",
+    )
+    run.add_argument(
+        "--trial-timeout", type=float, metavar="S", help="fail an evaluation still training after S s"
+    )
     run.add_argument(
         "--reuse",
         action="store_true",
@@ -99,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument(
         "--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)"
     )
-    resume.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    resume.add_argument(
+        "--address",
+        metavar="ADDR",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="join this Ray cluster instead of starting one (default: $RAY_ADDRESS)",
+    )
     resume.add_argument("--reuse", action="store_true", help="reuse evaluations of other runs (see nas run)")
     resume.add_argument(
         "--force", action="store_true", help="resume a run marked running whose driver is gone"
@@ -195,6 +216,8 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     flat = {
         "name": args.name, "population": args.population, "generations": args.generations,
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "trial_timeout": args.trial_timeout,
     }  # fmt: skip
     out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
     dataset = {

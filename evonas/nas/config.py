@@ -54,7 +54,9 @@ class RunConfig(BaseModel):
     db: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL or SQLite file path.")
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
     cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray instance; default: all.")
-    cpus_per_trial: float = Field(1.0, gt=0)
+    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs per evaluation (also its torch threads).")
+    gpus_per_trial: float = Field(0.0, ge=0, description="GPUs per evaluation; 0.25 packs four on one GPU.")
+    trial_timeout: float | None = Field(None, gt=0, description="Seconds an evaluation may train.")
     keep_weights: int = Field(5, ge=0, description="Trained weights kept for this many best individuals.")
     weights_dir: Path | None = Field(None, description="Where kept weights go; default: beside the database.")
 

@@ -181,7 +181,8 @@ def _evolve(
     try:
         with RayEvaluator(
             fitness_data, config.budget, address=config.address,
-            num_cpus=config.cpus, cpus_per_trial=config.cpus_per_trial, keep_weights=config.keep_weights > 0,
+            num_cpus=config.cpus, cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+            keep_weights=config.keep_weights > 0, timeout=config.trial_timeout,
         ) as evaluator:  # fmt: skip
             weights = WeightStore(config.weights_dir or default_weights_dir(config.db), config.keep_weights)
             search = Search(

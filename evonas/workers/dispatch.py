@@ -39,7 +39,12 @@ def _device_for_task() -> str:
 
 
 def evaluate_task(
-    genome_json: str, data: FitnessData, budget: Budget, seed: int, keep_weights: bool = False
+    genome_json: str,
+    data: FitnessData,
+    budget: Budget,
+    seed: int,
+    keep_weights: bool = False,
+    timeout: float | None = None,
 ) -> EvalResult:
     """The Ray task body: evaluate one genome on the resources Ray assigned to this task."""
     ctx = ray.get_runtime_context()
@@ -54,6 +59,7 @@ def evaluate_task(
             device=device,
             threads=max(1, int(cpus)),
             keep_weights=keep_weights,
+            timeout=timeout,
         )
     finally:
         if device == "cuda":
@@ -102,6 +108,7 @@ class RayEvaluator:
         cpus_per_trial: float = 1.0,
         gpus_per_trial: float = 0.0,
         keep_weights: bool = False,
+        timeout: float | None = None,
     ) -> None:
         self.data = data
         self.budget = budget
@@ -110,6 +117,7 @@ class RayEvaluator:
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_trial = gpus_per_trial
         self.keep_weights = keep_weights
+        self.timeout = timeout
         self._owns_ray = False
         self._data_ref: ray.ObjectRef | None = None
 
@@ -147,7 +155,14 @@ class RayEvaluator:
             raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
         task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
         refs = [
-            task.remote(job.genome.canonical_json(), self._data_ref, self.budget, job.seed, self.keep_weights)  # type: ignore[call-arg]
+            task.remote(
+                job.genome.canonical_json(),
+                self._data_ref,
+                self.budget,
+                job.seed,
+                self.keep_weights,
+                self.timeout,
+            )  # type: ignore[call-arg]
             for job in jobs
         ]
         index = {ref: i for i, ref in enumerate(refs)}

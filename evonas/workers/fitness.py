@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome, build_autoencoder, validate_genome
 from evonas.workers.metrics import clustering_scores
 
@@ -81,6 +82,8 @@ class EvalResult(BaseModel):
     device: str = "cpu"
     node: str | None = None
     weights: bytes | None = Field(None, repr=False, description="safetensors of the trained model")
+    started_at: float = 0.0  # wall-clock (epoch) seconds, for concurrency accounting
+    finished_at: float = 0.0
 
     def metrics(self) -> dict[str, float | int | None]:
         return {
@@ -90,6 +93,10 @@ class EvalResult(BaseModel):
             "recon_loss": self.recon_loss,
             "params": self.params,
         }
+
+
+class _Timeout(Exception):
+    """Internal: the evaluation ran past its deadline (an infrastructure limit, not the genome's fault)."""
 
 
 class _Failure(Exception):
@@ -109,18 +116,25 @@ def evaluate_genome(
     device: str = "cpu",
     threads: int | None = None,
     keep_weights: bool = False,
+    timeout: float | None = None,
 ) -> EvalResult:
     """Train and score one genome. Deterministic for a given seed and thread count on the CPU.
 
     With ``keep_weights`` a successful result carries the trained weights (safetensors bytes).
+    An evaluation still training after ``timeout`` seconds stops and fails as an infrastructure
+    failure (never reused as the genome's fitness).
     """
     start = time.perf_counter()
+    started_at = time.time()
+    deadline = start + timeout if timeout is not None else None
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        values = _evaluate(genome, data, budget, seed, device, keep_weights)
+        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline)
         status: Status = "ok"
         error = None
+    except _Timeout:
+        values, status, error = {}, "failed", f"{INFRASTRUCTURE} trial timeout after {timeout:g} s"
     except _Failure as exc:
         values, status, error = exc.partial, "failed", str(exc)
     except Exception as exc:  # any error of the candidate is its result, never the run's
@@ -129,6 +143,8 @@ def evaluate_genome(
         status=status,
         error=error,
         seconds=time.perf_counter() - start,
+        started_at=started_at,
+        finished_at=time.time(),
         seed=seed,
         device=device,
         **values,
@@ -136,7 +152,13 @@ def evaluate_genome(
 
 
 def _evaluate(
-    genome: Genome | str, data: FitnessData, budget: Budget, seed: int, device: str, keep_weights: bool
+    genome: Genome | str,
+    data: FitnessData,
+    budget: Budget,
+    seed: int,
+    device: str,
+    keep_weights: bool,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     if isinstance(genome, str):
         genome = Genome.from_json(genome)
@@ -147,7 +169,7 @@ def _evaluate(
 
     x_train = torch.from_numpy(np.array(data.x_train, dtype=np.float32, copy=True)).to(device)
     x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True)).to(device)
-    train_reconstruction(model, x_train, budget, rng, params=report.params)
+    train_reconstruction(model, x_train, budget, rng, params=report.params, deadline=deadline)
 
     baseline = float(((x_val - x_train.mean(dim=0, keepdim=True)) ** 2).mean())
     recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
@@ -186,6 +208,7 @@ def train_reconstruction(
     rng: np.random.Generator,
     params: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
+    deadline: float | None = None,
 ) -> list[float]:
     """Minibatch Adam on MSE with tensors in memory; returns the mean loss of each epoch.
 
@@ -206,6 +229,8 @@ def train_reconstruction(
             loss.backward()
             opt.step()
             total += loss.detach() * batch.shape[0]
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _Timeout
         mean = float(total) / n
         history.append(mean)
         if not np.isfinite(mean):
