@@ -66,9 +66,11 @@ def test_unknown_run_is_one_line_and_exit_1(tmp_path):
     from evonas.storage import SQLStorage
 
     SQLStorage(db).close()
-    out = nas("show", "ghost", "--db", db)
-    assert out.returncode == 1
-    assert out.stderr.count("\n") == 1 and "nas runs" in out.stderr and "Traceback" not in out.stderr
+    for command in (["show", "ghost"], ["resume", "ghost"], ["export", "ghost", "--out", str(tmp_path / "x")],
+                    ["status", "ghost"], ["report", "ghost", "--out", str(tmp_path / "r.html")]):  # fmt: skip
+        out = nas(*command, "--db", db)
+        assert out.returncode == 1, command
+        assert out.stderr.count("\n") == 1 and "nas runs" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_bad_option_value_is_one_line_and_exit_1(tmp_path):
@@ -81,7 +83,10 @@ def test_bad_option_value_is_one_line_and_exit_1(tmp_path):
 
 def test_unknown_dataset_is_one_line(tmp_path):
     out = nas("run", "--dataset", "imagenet", "--db", str(tmp_path / "x.db"))
-    assert out.returncode == 1 and "'dataset' option must be one of ['digits']" in out.stderr
+    assert (
+        out.returncode == 1
+        and "'dataset' option must be one of ['cifar10', 'digits', 'fashion-mnist', 'mnist']" in out.stderr
+    )
 
 
 def test_usage_errors_exit_2():
