@@ -81,3 +81,14 @@ def test_any_exception_becomes_a_failed_result(digits_data):
 def test_budget_rejects_non_positive_values(field):
     with pytest.raises(ValueError, match=field):
         Budget(**{field: 0})
+
+
+def test_channels_last_is_automatic_for_larger_images_and_trains_the_same_model(digits_data):
+    assert not Budget().use_channels_last((1, 8, 8)) and Budget().use_channels_last((1, 28, 28))
+    assert Budget(channels_last=True).use_channels_last((1, 8, 8))
+    a = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=1, threads=1)
+    b = evaluate_genome(
+        SMALL, digits_data, TINY_BUDGET.model_copy(update={"channels_last": True}), seed=1, threads=1
+    )
+    assert a.status == b.status == "ok"
+    assert b.recon_loss == pytest.approx(a.recon_loss, rel=0.05)  # same training, another memory layout
