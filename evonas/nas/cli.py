@@ -258,11 +258,8 @@ def _print_outcome(run: RunInfo, db: str) -> int:
     from evonas.nas.summary import load_run_json
     from evonas.storage import SQLStorage
 
-    storage = SQLStorage(db, create=False)
-    try:
+    with SQLStorage(db, create=False) as storage:
         best = load_run_json(storage, run.id)["best"]
-    finally:
-        storage.close()
     print(f"run {run.name} {run.status}")
     if best:
         m = best["metrics"]
@@ -276,8 +273,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from evonas.nas.summary import best_individual
     from evonas.storage import SQLStorage
 
-    storage = SQLStorage(args.db, create=False)
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         rows = []
         for run in storage.list_runs():
             gens = storage.load_generations(run.id)
@@ -287,8 +283,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 str(len(gens)), f"{best.acc:.4f}" if best and best.acc is not None else "-",
                 run.created_at.strftime("%Y-%m-%d %H:%M"),
             ])  # fmt: skip
-    finally:
-        storage.close()
     if not rows:
         print(f"no runs in {args.db}")
         return 0
@@ -300,11 +294,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from evonas.nas.summary import load_run_json
     from evonas.storage import SQLStorage
 
-    storage = SQLStorage(args.db, create=False)
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         data = load_run_json(storage, args.run)
-    finally:
-        storage.close()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -343,11 +334,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from evonas.nas.status import progress_from_storage
     from evonas.storage import SQLStorage
 
-    storage = SQLStorage(args.db, create=False)
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         progress = progress_from_storage(storage, args.run)
-    finally:
-        storage.close()
     print(json.dumps(asdict(progress)) if args.json else progress.render())
     return 0
 
@@ -358,11 +346,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.out.parent.exists():
         raise NASError(f"Cannot write {args.out}: the folder {args.out.parent} does not exist.")
-    storage = SQLStorage(args.db, create=False)
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         out = write_report(storage, args.run, args.out)
-    finally:
-        storage.close()
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
     return 0
 
@@ -372,9 +357,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from evonas.nas.summary import best_individual
     from evonas.storage import SQLStorage
 
-    storage = SQLStorage(args.db, create=False)
     rows = []
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         for key in args.runs:
             run = storage.get_run(key)
             gens = storage.load_generations(run.id)
@@ -390,8 +374,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 Genome.from_json(best.genome).compact() if best else "-",
                 f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
             ])  # fmt: skip
-    finally:
-        storage.close()
     header = ["run", "status", "dataset", "generations", "trained", "cached", "failed",
               "best acc", "nmi", "ari", "best genome", "eval s", "wall s"]  # fmt: skip
     print(_table(header, rows))
@@ -404,14 +386,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from evonas.storage import SQLStorage
     from evonas.storage.weights import default_weights_dir
 
-    storage = SQLStorage(args.db, create=False)
-    try:
+    with SQLStorage(args.db, create=False) as storage:
         run = storage.get_run(args.run)
         weights_dir = Path(run.config.get("weights_dir") or default_weights_dir(args.db))
         bundle = export_run(storage, weights_dir, args.run, args.out, run_input_shape(run),
                             rank=args.rank, genome_hash=args.hash)  # fmt: skip
-    finally:
-        storage.close()
     m = bundle.meta["metrics"]
     print(f"exported {bundle.genome.compact()} (rank {m['rank']}, ACC {m['acc']:.4f}) to {bundle.directory}")
     print(

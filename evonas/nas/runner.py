@@ -88,8 +88,7 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
             "weights_dir": (config.weights_dir or default_weights_dir(config.db)).resolve(),
         }
     )
-    storage = SQLStorage(config.db)
-    try:
+    with SQLStorage(config.db) as storage:
         run = storage.create_run(
             config.name or "",
             config.model_dump(mode="json"),
@@ -98,8 +97,6 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
             this_process(),
         )
         return _evolve(config, space, fitness_data, storage, run, [], progress, reuse)
-    finally:
-        storage.close()
 
 
 def resume_search(
@@ -118,8 +115,7 @@ def resume_search(
     The run's stored configuration is used as it is (only ``generations`` may grow); one that
     no longer validates is refused rather than silently replaced.
     """
-    storage = SQLStorage(db, create=False)
-    try:
+    with SQLStorage(db, create=False) as storage:
         run = storage.get_run(key)
         try:
             config = RunConfig.model_validate(run.config)
@@ -158,8 +154,6 @@ def resume_search(
         log.info("resuming run %s after generation %d of %d", run.name, done, target)
         storage.update_run(run.id, "running", config=config.model_dump(mode="json"), owner=this_process())
         return _evolve(config, space, fitness_data, storage, run, history, progress, reuse)
-    finally:
-        storage.close()
 
 
 def _evolve(
