@@ -258,12 +258,12 @@ class Search:
         self, index: int, run_id: int | None, total: int, cached: int, preloaded: int, to_evaluate: int
     ) -> None:
         self._gen = {"index": index, "total": total, "cached": cached, "done": cached + preloaded,
-                     "to_evaluate": to_evaluate, "failed": 0}  # fmt: skip
+                     "to_evaluate": to_evaluate, "failed": 0, "slots": self.evaluator.slots}  # fmt: skip
         self._gen_best = None
         if run_id is not None:
             self.storage.update_progress(run_id, {
                 "generation": index, "total": total, "cached": cached, "preloaded": preloaded,
-                "to_evaluate": to_evaluate, "slots": self.evaluator.slots,
+                "to_evaluate": to_evaluate, "slots": self._gen["slots"],
                 "run_started_at": self._started_at.isoformat(), "evaluated_before": self._evaluated,
             })  # fmt: skip
         self._show()
@@ -279,7 +279,7 @@ class Search:
         return RunProgress(
             name=self._run.name if self._run else "", status="running", generation=g["index"],
             last=self.config.generations, done=g["done"], total=g["total"],
-            running=min(self.evaluator.slots, left), failed=g["failed"], pruned=0, cached=g["cached"],
+            running=min(g["slots"], left), failed=g["failed"], pruned=0, cached=g["cached"],
             best_acc=best, elapsed=elapsed,
             eta=estimate_left(self._evaluated, elapsed, left, self.config.generations - g["index"],
                               self.config.n_offspring),
