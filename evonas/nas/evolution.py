@@ -132,7 +132,7 @@ class Search:
                 run.id,
                 GenerationRecord(index, tuple(ind.hash for ind in population), tuple(records), seconds),
             )
-            self._report(index, records, seconds)
+            self._show(final=True)
 
     def restore(self, history: Sequence[GenerationRecord]) -> list[Individual]:
         """Rebuild the loop's state (known evaluations, best, population) from stored generations."""
@@ -220,9 +220,10 @@ class Search:
                 if h in jobs:
                     results[h] = EvalResult.model_validate_json(payload)
         todo = [job for h, job in jobs.items() if h not in results]
-        self._generation_started(
-            index, run_id, len(candidates), len(candidates) - len(jobs), len(results), len(todo)
-        )
+        # "to evaluate" counts the journaled evaluations too, as `nas status` reads the journal
+        self._generation_started(index, run_id, len(candidates), len(candidates) - len(jobs), len(jobs))
+        for result in results.values():  # journaled by an earlier attempt: done already
+            self._count(result)
 
         def on_result(i: int, result: EvalResult) -> None:
             if run_id is not None:
@@ -231,12 +232,10 @@ class Search:
                 if self.weights is not None:
                     self.weights.offer(run_id, h, result.acc, result.weights)
             self._evaluated += 1
-            self._gen["done"] += 1
-            self._gen["failed"] += result.status == "failed"
-            if result.acc is not None:
-                self._gen_best = result.acc if self._gen_best is None else max(self._gen_best, result.acc)
+            self._count(result)
             self._show()
 
+        self._show()
         for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
             results[job.genome.hash] = result
 
@@ -255,18 +254,24 @@ class Search:
 
     # -- progress ------------------------------------------------------------------------
     def _generation_started(
-        self, index: int, run_id: int | None, total: int, cached: int, preloaded: int, to_evaluate: int
+        self, index: int, run_id: int | None, total: int, cached: int, to_evaluate: int
     ) -> None:
-        self._gen = {"index": index, "total": total, "cached": cached, "done": cached + preloaded,
-                     "to_evaluate": to_evaluate, "failed": 0, "slots": self.evaluator.slots}  # fmt: skip
+        self._gen = {"index": index, "total": total, "cached": cached, "done": cached, "failed": 0,
+                     "slots": self.evaluator.slots}  # fmt: skip
         self._gen_best = None
         if run_id is not None:
             self.storage.update_progress(run_id, {
-                "generation": index, "total": total, "cached": cached, "preloaded": preloaded,
-                "to_evaluate": to_evaluate, "slots": self._gen["slots"],
-                "run_started_at": self._started_at.isoformat(), "evaluated_before": self._evaluated,
+                "generation": index, "total": total, "cached": cached, "to_evaluate": to_evaluate,
+                "slots": self._gen["slots"], "run_started_at": self._started_at.isoformat(),
+                "evaluated_before": self._evaluated,
             })  # fmt: skip
-        self._show()
+
+    def _count(self, result: EvalResult) -> None:
+        """Add one finished evaluation to the figures of the generation in flight."""
+        self._gen["done"] += 1
+        self._gen["failed"] += result.status == "failed"
+        if result.acc is not None:
+            self._gen_best = result.acc if self._gen_best is None else max(self._gen_best, result.acc)
 
     def snapshot(self) -> RunProgress:
         """The figures of the generation in flight (or the last one)."""
@@ -288,9 +293,6 @@ class Search:
     def _show(self, final: bool = False) -> None:
         if self.progress is not None and self._gen:
             self.progress.update(self.snapshot(), final=final)
-
-    def _report(self, index: int, records: Sequence[IndividualRecord], seconds: float) -> None:
-        self._show(final=True)
 
 
 def _record(c: Candidate, r: EvalResult) -> IndividualRecord:
