@@ -16,7 +16,6 @@ than ``tol`` of the labels change between two updates.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,6 +23,8 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+
+from evonas.workers.fitness import fit_kmeans
 
 Method = Literal["idec", "edcwrn"]
 
@@ -146,17 +147,11 @@ def finetune(
     on_update: Callable[[dict[str, float]], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model`` (an autoencoder with ``encode``/``decode``) for clustering in place."""
-    from sklearn.cluster import KMeans
-
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     # centres live in the space the soft assignment sees: EDCWRN's neighbour-augmented codes
     z0, _ = _all_q(model, None, x, cfg.batch_size, cfg.neighbours if cfg.method == "edcwrn" else 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        km = KMeans(n_clusters, n_init=cfg.kmeans_n_init, random_state=seed).fit(
-            z0.numpy().astype(np.float64)
-        )
+    km = fit_kmeans(z0.numpy(), n_clusters, cfg.kmeans_n_init, seed)
     clusterer = _Clusterer(km.cluster_centers_, cfg)
     labels_last = torch.from_numpy(km.labels_.astype(np.int64))
     opt = torch.optim.Adam([*model.parameters(), *clusterer.parameters()], lr=cfg.lr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from evonas.training.classifier import train_classifier
 from evonas.training.evaluation import clustering_report
 from evonas.training.finetune import FinetuneConfig, finetune
 from evonas.training.pictures import loss_curve, reconstructions, tsne_map
-from evonas.workers.fitness import Budget, state_dict_bytes, train_reconstruction
+from evonas.workers.fitness import Budget, fit_kmeans, state_dict_bytes, train_reconstruction
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,7 @@ def _encode(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def _kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return KMeans(k, n_init=n_init, random_state=seed).fit_predict(z.astype(np.float64))
+    return fit_kmeans(z, k, n_init, seed).labels_
 
 
 def train_bundle(

@@ -269,13 +269,17 @@ def cluster_latents(
     z: np.ndarray, k: int, budget: Budget, rng: np.random.Generator, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """k-means on at most ``budget.kmeans_max_samples`` codes; returns (labels, sample index)."""
-    from sklearn.cluster import KMeans
-
     idx = np.arange(z.shape[0])
     if z.shape[0] > budget.kmeans_max_samples:
         idx = np.sort(rng.choice(z.shape[0], budget.kmeans_max_samples, replace=False))
+    return fit_kmeans(z[idx], k, budget.kmeans_n_init, seed).labels_, idx
+
+
+def fit_kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> Any:
+    """scikit-learn's KMeans fitted on the codes (as float64), seeded; silent about the
+    ConvergenceWarning that near-duplicate codes raise."""
+    from sklearn.cluster import KMeans
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning on near-duplicate codes
-        km = KMeans(n_clusters=k, n_init=budget.kmeans_n_init, random_state=seed % 2**32)
-        labels = km.fit_predict(z[idx].astype(np.float64))
-    return labels, idx
+        warnings.simplefilter("ignore")
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed % 2**32).fit(z.astype(np.float64))
