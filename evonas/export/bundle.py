@@ -37,9 +37,9 @@ def ranked(storage: RunStorage, run: RunInfo) -> list[IndividualRecord]:
     seen: dict[str, IndividualRecord] = {}
     for g in storage.load_generations(run.id):
         for i in g.individuals:
-            if i.acc is not None and i.hash not in seen:
+            if i.complete and i.hash not in seen:
                 seen[i.hash] = i
-    return sorted(seen.values(), key=lambda r: -(r.acc or 0.0))
+    return sorted(seen.values(), key=lambda r: -(r.score or 0.0))
 
 
 def write_bundle(

@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
     run.add_argument("--subset", type=int, metavar="N", help="use at most N training images")
     run.add_argument("--val-size", type=int, metavar="N", help="validation images fitness is scored on (400)")
+    run.add_argument(
+        "--clusters",
+        type=int,
+        metavar="K",
+        help="clusters k-means looks for (default: the number of classes; required without labels)",
+    )
     run.add_argument("--population", type=int, metavar="N", help="survivors per generation (default: 10)")
     run.add_argument(
         "--generations", type=int, metavar="N", help="generations after generation 0 (default: 5)"
@@ -90,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--trial-timeout", type=float, metavar="S", help="fail an evaluation still training after S s"
+    )
+    run.add_argument(
+        "--no-pruning",
+        action="store_true",
+        help="evaluate every candidate fully (default: offspring clearly worse than their parents "
+        "at the half-budget checkpoint stop there, status 'pruned')",
+    )
+    run.add_argument(
+        "--reevaluate",
+        type=int,
+        metavar="N",
+        help="best new candidates per generation evaluated again with a second seed (default: 2)",
     )
     run.add_argument(
         "--reuse",
@@ -217,7 +235,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "name": args.name, "population": args.population, "generations": args.generations,
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-        "trial_timeout": args.trial_timeout,
+        "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate,
     }  # fmt: skip
     out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
     dataset = {
@@ -225,11 +243,14 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "data_dir": args.data_dir,
         "subset": args.subset,
         "val_size": args.val_size,
+        "clusters": args.clusters,
     }
     if any(v is not None for v in dataset.values()):
         out["dataset"] = {k: v for k, v in dataset.items() if v is not None}
     if args.epochs is not None:
         out["budget"] = {"epochs": args.epochs}
+    if args.no_pruning:
+        out["pruning"] = {"enabled": False}
     return out
 
 
@@ -280,7 +301,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             best = best_individual(gens)
             rows.append([
                 str(run.id), run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")),
-                str(len(gens)), f"{best.acc:.4f}" if best and best.acc is not None else "-",
+                str(len(gens)), f"{best.score:.4f}" if best and best.score is not None else "-",
                 run.created_at.strftime("%Y-%m-%d %H:%M"),
             ])  # fmt: skip
     if not rows:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evonas.errors import ConfigError
 from evonas.genomes import SearchSpace
+from evonas.nas.pruning import PruningConfig
 from evonas.storage import DEFAULT_DB_URL
 from evonas.workers import Budget
 
@@ -25,6 +26,9 @@ class DatasetConfig(BaseModel):
     subset: int | None = Field(None, ge=2, description="At most this many training images.")
     val_size: int = Field(400, ge=10, description="Validation images fitness is scored on.")
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share held out from the search.")
+    clusters: int | None = Field(
+        None, ge=2, description="Clusters k-means looks for; default: the number of classes."
+    )
 
 
 class RunConfig(BaseModel):
@@ -50,6 +54,13 @@ class RunConfig(BaseModel):
     elites: int = Field(1, ge=0, description="Best individuals always kept ('tournament' selection).")
     search_space: SearchSpace | None = Field(None, description="Default: a preset for the input shape.")
     budget: Budget = Field(default_factory=Budget)
+    pruning: PruningConfig = Field(default_factory=PruningConfig)
+    reevaluate: int = Field(
+        2,
+        ge=0,
+        description="The best new candidates of each generation evaluated again with a second seed "
+        "before they are trusted; their metrics are then the mean of both evaluations.",
+    )
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     db: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL or SQLite file path.")
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")

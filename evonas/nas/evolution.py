@@ -12,19 +12,20 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from evonas.genomes import Genome, SearchSpace, crossover, mutate, random_genome
 from evonas.nas.config import RunConfig
+from evonas.nas.pruning import threshold
 from evonas.nas.selection import Individual, select_survivors, tournament
 from evonas.nas.status import RunProgress, estimate_left
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 from evonas.storage.weights import WeightStore
-from evonas.workers import EvalJob, EvalResult
+from evonas.workers import EvalJob, EvalResult, Rung
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,15 @@ def generation_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def evaluation_seed(seed: int, genome_hash: str) -> int:
-    """The training seed of a genome in a run: the same genome always gets the same seed."""
-    digest = hashlib.sha256(f"{seed}:{genome_hash}".encode()).digest()
+def evaluation_seed(seed: int, genome_hash: str, replicate: int = 0) -> int:
+    """The training seed of a genome in a run: the same genome always gets the same seed
+    (``replicate`` 1 is the seed of its second evaluation)."""
+    key = f"{seed}:{genome_hash}" + (f":{replicate}" if replicate else "")
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+REPLICATE = "/2"  # journal key suffix of a second evaluation
 
 
 class Search:
@@ -84,8 +90,10 @@ class Search:
         eval_key: str = "",
         reuse: bool = False,
         weights: WeightStore | None = None,
+        checkpoint_epoch: int | None = None,
     ) -> None:
         self.config = config
+        self.checkpoint_epoch = checkpoint_epoch  # pruning checkpoint (None: no pruning)
         self.weights = weights
         self.eval_key = eval_key
         self.reuse = reuse
@@ -102,6 +110,7 @@ class Search:
         self._evaluated = 0  # evaluations this driver has finished
         self._gen: dict[str, int] = {}  # figures of the generation in flight
         self._gen_best: float | None = None
+        self._stored_progress: dict[str, Any] = {}
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, run: RunInfo, history: Sequence[GenerationRecord] = ()) -> None:
@@ -119,7 +128,9 @@ class Search:
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             candidates = self.initial(rng) if index == 0 else self.offspring(population, rng)
-            records = self.evaluate(index, candidates, run.id)
+            bar = threshold([ind.record for ind in population], self.config.pruning)
+            records = self.evaluate(index, candidates, run.id, prune_below=bar)
+            records = self.reevaluate(index, records, run.id)
             offspring = [
                 Individual(c.genome, r, self._multi) for c, r in zip(candidates, records, strict=True)
             ]
@@ -141,8 +152,7 @@ class Search:
                 # as in evaluate(): the latest own evaluation, else the copy of another run's
                 if rec.status != "cached" or rec.hash not in self.known:
                     self.known[rec.hash] = rec
-                if rec.acc is not None and (self.best is None or rec.acc > (self.best.acc or -1)):
-                    self.best = rec
+                self._offer_best(rec)
         if not history:
             return []
         return [
@@ -197,47 +207,36 @@ class Search:
             ops.append(f"mutate:{op}")
         return Candidate(child, parents, "+".join(ops))
 
+    def _offer_best(self, rec: IndividualRecord) -> None:
+        if rec.complete and (self.best is None or (rec.score or 0.0) > (self.best.score or -1.0)):
+            self.best = rec
+
     def evaluate(
-        self, index: int, candidates: Sequence[Candidate], run_id: int | None = None
+        self,
+        index: int,
+        candidates: Sequence[Candidate],
+        run_id: int | None = None,
+        prune_below: float | None = None,
     ) -> list[IndividualRecord]:
         """Evaluate candidates whose genome has no reusable evaluation in this run yet.
 
         With ``run_id``, each finished evaluation is journaled as it arrives, and evaluations
         journaled by an earlier attempt at this generation (a crash) are taken, not re-run.
+        With a pruning checkpoint, evaluations scoring below ``prune_below`` there stop early.
         """
+        rung = Rung(epoch=self.checkpoint_epoch, prune_below=prune_below) if self.checkpoint_epoch else None
         jobs: dict[str, EvalJob] = {}
         for c in candidates:
             h = c.genome.hash
             if h not in jobs and not (h in self.known and self.known[h].reusable):
-                jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h))
+                jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h), rung)
         if self.reuse and jobs:  # evaluations stored by other runs under the same dataset and budget
             for h, rec in self.storage.find_evaluations(self.eval_key, list(jobs)).items():
                 self.known[h] = rec
                 del jobs[h]
-        results: dict[str, EvalResult] = {}
-        if run_id is not None and jobs:
-            for h, payload in self.storage.load_journal(run_id, index).items():
-                if h in jobs:
-                    results[h] = EvalResult.model_validate_json(payload)
-        todo = [job for h, job in jobs.items() if h not in results]
         # "to evaluate" counts the journaled evaluations too, as `nas status` reads the journal
         self._generation_started(index, run_id, len(candidates), len(candidates) - len(jobs), len(jobs))
-        for result in results.values():  # journaled by an earlier attempt: done already
-            self._count(result)
-
-        def on_result(i: int, result: EvalResult) -> None:
-            if run_id is not None:
-                h = todo[i].genome.hash
-                self.storage.journal_evaluation(run_id, index, h, result.model_dump_json(exclude={"weights"}))
-                if self.weights is not None:
-                    self.weights.offer(run_id, h, result.acc, result.weights)
-            self._evaluated += 1
-            self._count(result)
-            self._show()
-
-        self._show()
-        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
-            results[job.genome.hash] = result
+        results = self._run_jobs(index, list(jobs.values()), run_id)
 
         records = []
         for c in candidates:
@@ -248,9 +247,79 @@ class Search:
             else:
                 record = _cached(c, self.known[h])
             records.append(record)
-            if record.acc is not None and (self.best is None or record.acc > (self.best.acc or -1)):
-                self.best = record
+            self._offer_best(record)
         return records
+
+    def _run_jobs(
+        self, index: int, jobs: list[EvalJob], run_id: int | None, suffix: str = ""
+    ) -> dict[str, EvalResult]:
+        """Results by hash: journaled ones (an earlier attempt at this generation) and new ones,
+        journaled as they arrive under ``hash + suffix``."""
+        results: dict[str, EvalResult] = {}
+        if run_id is not None and jobs:
+            journal = self.storage.load_journal(run_id, index)
+            for job in jobs:
+                payload = journal.get(job.genome.hash + suffix)
+                if payload is not None:
+                    results[job.genome.hash] = EvalResult.model_validate_json(payload)
+        todo = [job for job in jobs if job.genome.hash not in results]
+        for result in results.values():  # journaled by an earlier attempt: done already
+            self._count(result)
+
+        def on_result(i: int, result: EvalResult) -> None:
+            if run_id is not None:
+                h = todo[i].genome.hash
+                payload = result.model_dump_json(exclude={"weights"})
+                self.storage.journal_evaluation(run_id, index, h + suffix, payload)
+                if self.weights is not None and not suffix and result.status == "ok":
+                    score = result.acc if result.acc is not None else result.silhouette
+                    self.weights.offer(run_id, h, score, result.weights)
+            self._evaluated += 1
+            self._count(result)
+            self._show()
+
+        self._show()
+        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
+            results[job.genome.hash] = result
+        return results
+
+    def reevaluate(
+        self, index: int, records: list[IndividualRecord], run_id: int | None = None
+    ) -> list[IndividualRecord]:
+        """Evaluate the ``config.reevaluate`` best new candidates of the generation again with a
+        second seed (full budget, never pruned); their metrics become the mean of both and both
+        evaluations are kept in ``evaluations``. Seed-to-seed noise (0.01-0.03 ACC) is as large
+        as the gaps between typical candidates: a lucky draw is not trusted on its own."""
+        fresh = [r for r in records if r.status == "ok" and r.complete and not r.evaluations]
+        best = sorted(unique_records(fresh), key=lambda r: -(r.score or 0.0))[: self.config.reevaluate]
+        if not best:
+            return records
+        jobs = [
+            EvalJob(Genome.from_json(r.genome), evaluation_seed(self.config.seed, r.hash, 1)) for r in best
+        ]
+        self._gen["total"] += len(jobs)
+        if run_id is not None:
+            self.storage.update_progress(run_id, {
+                **self._stored_progress, "total": self._gen["total"],
+                "to_evaluate": self._stored_progress["to_evaluate"] + len(jobs),
+            })  # fmt: skip
+        results = self._run_jobs(index, jobs, run_id, REPLICATE)
+        merged = {r.hash: _merge(r, results[r.hash]) for r in best}
+        for rec in merged.values():
+            self.known[rec.hash] = rec
+            if self.best is not None and self.best.hash == rec.hash:
+                self.best = None  # its score changed: find the best again
+        out = [
+            r if r.hash not in merged
+            else merged[r.hash] if r.status == "ok"
+            else replace(merged[r.hash], status="cached", parents=r.parents, operator=r.operator,
+                         seconds=0.0, node=None, device=None)
+            for r in records
+        ]  # fmt: skip
+        if self.best is None:
+            for rec in self.known.values():
+                self._offer_best(rec)
+        return out
 
     # -- progress ------------------------------------------------------------------------
     def _generation_started(
@@ -259,32 +328,35 @@ class Search:
         self._gen = {"index": index, "total": total, "cached": cached, "done": cached, "failed": 0,
                      "slots": self.evaluator.slots}  # fmt: skip
         self._gen_best = None
+        self._stored_progress = {
+            "generation": index, "total": total, "cached": cached, "to_evaluate": to_evaluate,
+            "slots": self._gen["slots"], "run_started_at": self._started_at.isoformat(),
+            "evaluated_before": self._evaluated,
+        }  # fmt: skip
         if run_id is not None:
-            self.storage.update_progress(run_id, {
-                "generation": index, "total": total, "cached": cached, "to_evaluate": to_evaluate,
-                "slots": self._gen["slots"], "run_started_at": self._started_at.isoformat(),
-                "evaluated_before": self._evaluated,
-            })  # fmt: skip
+            self.storage.update_progress(run_id, self._stored_progress)
 
     def _count(self, result: EvalResult) -> None:
         """Add one finished evaluation to the figures of the generation in flight."""
         self._gen["done"] += 1
         self._gen["failed"] += result.status == "failed"
-        if result.acc is not None:
-            self._gen_best = result.acc if self._gen_best is None else max(self._gen_best, result.acc)
+        self._gen["pruned"] = self._gen.get("pruned", 0) + (result.status == "pruned")
+        score = result.acc if result.acc is not None else result.silhouette
+        if score is not None and result.status == "ok":
+            self._gen_best = score if self._gen_best is None else max(self._gen_best, score)
 
     def snapshot(self) -> RunProgress:
         """The figures of the generation in flight (or the last one)."""
         g = self._gen
         elapsed = time.perf_counter() - self._started
         left = g["total"] - g["done"]
-        best = self.best.acc if self.best else None
+        best = self.best.score if self.best else None
         if self._gen_best is not None and (best is None or self._gen_best > best):
             best = self._gen_best
         return RunProgress(
             name=self._run.name if self._run else "", status="running", generation=g["index"],
             last=self.config.generations, done=g["done"], total=g["total"],
-            running=min(g["slots"], left), failed=g["failed"], pruned=0, cached=g["cached"],
+            running=min(g["slots"], left), failed=g["failed"], pruned=g.get("pruned", 0), cached=g["cached"],
             best_acc=best, elapsed=elapsed,
             eta=estimate_left(self._evaluated, elapsed, left, self.config.generations - g["index"],
                               self.config.n_offspring),
@@ -300,8 +372,41 @@ def _record(c: Candidate, r: EvalResult) -> IndividualRecord:
         hash=c.genome.hash, genome=c.genome.canonical_json(), parents=c.parents, operator=c.operator,
         status=r.status, seed=r.seed, acc=r.acc, nmi=r.nmi, ari=r.ari, recon_loss=r.recon_loss,
         baseline_loss=r.baseline_loss, params=r.params, seconds=r.seconds, error=r.error,
-        node=r.node, device=r.device,
+        node=r.node, device=r.device, silhouette=r.silhouette, rung_acc=r.rung_acc,
+        pruned_at=r.pruned_at,
     )  # fmt: skip
+
+
+_AVERAGED = ("acc", "nmi", "ari", "silhouette", "recon_loss")
+
+
+def _evaluation(seed: int, values: dict[str, object], seconds: float) -> dict[str, object]:
+    return {"seed": seed, **{k: values.get(k) for k in _AVERAGED}, "seconds": round(seconds, 3)}
+
+
+def _merge(first: IndividualRecord, second: EvalResult) -> IndividualRecord:
+    """The record of a genome evaluated twice: each evaluation kept, metrics their mean.
+    A second evaluation that failed fails the genome (it did not reproduce)."""
+    one = _evaluation(first.seed, first.__dict__, first.seconds)
+    two = _evaluation(second.seed, second.model_dump(), second.seconds)
+    if second.status != "ok":
+        return replace(
+            first, status="failed", acc=None, nmi=None, ari=None, silhouette=None,
+            error=f"second evaluation (seed {second.seed}) {second.status}: {second.error}",
+            evaluations=(one, two), seconds=first.seconds + second.seconds,
+        )  # fmt: skip
+    mean = {
+        k: None if one[k] is None or two[k] is None else (float(one[k]) + float(two[k])) / 2  # type: ignore[arg-type]
+        for k in _AVERAGED
+    }
+    return replace(first, **mean, evaluations=(one, two), seconds=first.seconds + second.seconds)  # type: ignore[arg-type]
+
+
+def unique_records(records: Sequence[IndividualRecord]) -> list[IndividualRecord]:
+    seen: dict[str, IndividualRecord] = {}
+    for r in records:
+        seen.setdefault(r.hash, r)
+    return list(seen.values())
 
 
 def _cached(c: Candidate, known: IndividualRecord) -> IndividualRecord:
@@ -310,5 +415,6 @@ def _cached(c: Candidate, known: IndividualRecord) -> IndividualRecord:
         hash=known.hash, genome=known.genome, parents=c.parents, operator=c.operator,
         status="cached", seed=known.seed, acc=known.acc, nmi=known.nmi, ari=known.ari,
         recon_loss=known.recon_loss, baseline_loss=known.baseline_loss, params=known.params,
-        seconds=0.0, error=known.error, node=None, device=None,
+        seconds=0.0, error=known.error, node=None, device=None, silhouette=known.silhouette,
+        rung_acc=known.rung_acc, pruned_at=known.pruned_at, evaluations=known.evaluations,
     )  # fmt: skip

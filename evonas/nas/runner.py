@@ -15,10 +15,11 @@ from pydantic import ValidationError
 
 from evonas.datasets import SearchSplits, load_dataset, search_splits
 from evonas.datasets.splits import SPLIT_SEED
-from evonas.errors import ConfigError, DatasetError, NASError
+from evonas.errors import ConfigError, NASError
 from evonas.genomes import SearchSpace
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
+from evonas.nas.pruning import checkpoint_epoch
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage
 from evonas.storage.weights import WeightStore, default_weights_dir
 from evonas.workers import FitnessData, RayEvaluator
@@ -30,9 +31,18 @@ def prepare_data(cfg: DatasetConfig) -> tuple[SearchSplits, FitnessData]:
     """Load and split the dataset; the fitness data holds the training and validation splits."""
     data = load_dataset(cfg.name, cfg.data_dir)
     splits = search_splits(data, val_size=cfg.val_size, test_fraction=cfg.test_fraction, subset=cfg.subset)
+    n_clusters = cfg.clusters or data.n_classes
+    if n_clusters is None:
+        raise ConfigError(
+            f"Dataset {cfg.name!r} has no labels, so the number of clusters is unknown: "
+            "pass --clusters K (the number of groups k-means should find)."
+        )
     if splits.val.y is None:
-        raise DatasetError(f"Dataset {cfg.name!r} has no labels; clustering accuracy needs them.")
-    n_clusters = data.n_classes or 0
+        log.warning(
+            "dataset %s has no labels: clustering accuracy cannot be computed; the search maximises "
+            "the silhouette of the k-means partition (k=%d) of the validation codes instead",
+            cfg.name, n_clusters,
+        )  # fmt: skip
     return splits, FitnessData(splits.train.x, splits.val.x, splits.val.y, n_clusters)
 
 
@@ -117,8 +127,11 @@ def resume_search(
     """
     with SQLStorage(db, create=False) as storage:
         run = storage.get_run(key)
+        stored = dict(run.config)
+        if "reevaluate" not in stored:  # made before pruning and re-evaluation: keep its behaviour
+            stored.update(reevaluate=0, pruning={"enabled": False})
         try:
-            config = RunConfig.model_validate(run.config)
+            config = RunConfig.model_validate(stored)
         except ValidationError as exc:
             raise ConfigError(
                 f"The stored configuration of run {run.name!r} (evonas {run.evonas_version}) no longer "
@@ -179,9 +192,16 @@ def _evolve(
             keep_weights=config.keep_weights > 0, timeout=config.trial_timeout,
         ) as evaluator:  # fmt: skip
             weights = WeightStore(config.weights_dir or default_weights_dir(config.db), config.keep_weights)
+            epoch = checkpoint_epoch(config.pruning, config.budget, len(fitness_data.x_train))
+            if config.pruning.enabled and epoch is None:
+                log.info(
+                    "pruning off for this run: its checkpoint would come before %d optimiser steps, "
+                    "too early for clustering scores to mean anything (raise --epochs)",
+                    config.pruning.min_steps,
+                )
             search = Search(
                 config, space, fitness_data.input_shape, storage, evaluator, progress,
-                eval_key=run.eval_key, reuse=reuse, weights=weights,
+                eval_key=run.eval_key, reuse=reuse, weights=weights, checkpoint_epoch=epoch,
             )  # fmt: skip
             search.run(run, history)
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ from deap import base, tools
 from evonas.genomes import Genome
 from evonas.storage import IndividualRecord
 
-WORST_ACC = -1.0
+WORST_ACC = -100.0  # a failed candidate
+PRUNED_SHIFT = -10.0  # a pruned candidate: its checkpoint score shifted below every complete one
 WORST_LOSS = 1e9
 
 
@@ -34,6 +35,16 @@ class AccLossFitness(base.Fitness):
     weights = (1.0, -1.0)
 
 
+def selection_value(record: IndividualRecord) -> float:
+    """The objective selection sees: the score of a complete evaluation; a pruned one's checkpoint
+    score shifted below every complete one; the worst value for a failure."""
+    if record.complete:
+        return float(record.score)  # type: ignore[arg-type]
+    if record.pruned_at is not None and record.score is not None:
+        return PRUNED_SHIFT + float(record.score)
+    return WORST_ACC
+
+
 class Individual:
     """A genome with its DEAP fitness and its stored record."""
 
@@ -42,14 +53,14 @@ class Individual:
     def __init__(self, genome: Genome, record: IndividualRecord, multi_objective: bool = False) -> None:
         self.genome = genome
         self.record = record
-        failed = record.acc is None
+        value = selection_value(record)
         if multi_objective:
             self.fitness: base.Fitness = AccLossFitness()
-            loss = record.recon_loss if record.recon_loss is not None and not failed else WORST_LOSS
-            self.fitness.values = (WORST_ACC if failed else float(record.acc), float(loss))  # type: ignore[arg-type]
+            loss = record.recon_loss if record.recon_loss is not None and value > WORST_ACC else WORST_LOSS
+            self.fitness.values = (value, float(loss))
         else:
             self.fitness = AccFitness()
-            self.fitness.values = (WORST_ACC if failed else float(record.acc),)  # type: ignore[arg-type]
+            self.fitness.values = (value,)
 
     @property
     def hash(self) -> str:

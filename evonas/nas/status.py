@@ -73,7 +73,8 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     run = storage.get_run(key)
     gens = storage.load_generations(run.id)
     p: dict[str, Any] = run.progress or {}
-    best = max((i.acc for g in gens for i in g.individuals if i.acc is not None), default=None)
+    scores = [i.score for g in gens for i in g.individuals if i.complete and i.score is not None]
+    best = max(scores, default=None)
     stored_last = gens[-1].index if gens else -1
     index = int(p.get("generation", stored_last))
     last = int(run.config.get("generations", stored_last))
@@ -81,8 +82,9 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     if run.status == "running" and index > stored_last:  # a generation in flight
         results = [json.loads(v) for v in storage.load_journal(run.id, index).values()]
         for r in results:
-            if r.get("acc") is not None:
-                best = r["acc"] if best is None else max(best, r["acc"])
+            score = r.get("acc") if r.get("acc") is not None else r.get("silhouette")
+            if score is not None and r.get("status") == "ok":
+                best = score if best is None else max(best, score)
         to_evaluate = int(p.get("to_evaluate", 0))
         done_now = len(results)
         started = datetime.fromisoformat(p["run_started_at"])

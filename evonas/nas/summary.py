@@ -9,11 +9,12 @@ from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStora
 
 
 def best_individual(generations: list[GenerationRecord]) -> IndividualRecord | None:
-    """The individual with the highest ACC among those with measured metrics (earliest on ties)."""
+    """The fully evaluated individual with the highest score (ACC, or the silhouette without
+    labels); earliest on ties. Pruned and failed individuals never count."""
     best = None
     for gen in generations:
         for ind in gen.individuals:
-            if ind.acc is not None and (best is None or ind.acc > (best.acc or -1.0)):
+            if ind.complete and (best is None or (ind.score or 0.0) > (best.score or -1.0)):
                 best = ind
     return best
 
@@ -32,6 +33,9 @@ def individual_json(ind: IndividualRecord) -> dict[str, Any]:
         "seconds": ind.seconds,
         "seed": ind.seed,
         "node": ind.node,
+        "checkpoint_score": ind.rung_acc,
+        "pruned_at_epoch": ind.pruned_at,
+        "evaluations": list(ind.evaluations),
     }
 
 

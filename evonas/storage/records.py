@@ -9,7 +9,7 @@ from typing import Any
 from evonas.errors import INFRASTRUCTURE
 
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
-INDIVIDUAL_STATUSES = ("ok", "failed", "cached")
+INDIVIDUAL_STATUSES = ("ok", "failed", "pruned", "cached")
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,26 @@ class IndividualRecord:
     error: str | None = None
     node: str | None = None
     device: str | None = None
+    silhouette: float | None = None  # the label-free objective, for data without labels
+    rung_acc: float | None = None  # the objective at the pruning checkpoint (None: not measured)
+    pruned_at: int | None = None  # the epoch training stopped at when pruned (copied by cached copies)
+    evaluations: tuple[dict[str, Any], ...] = ()  # each seed's metrics when re-evaluated; metrics = mean
 
     @property
     def reusable(self) -> bool:
         """Whether this evaluation may stand in for training the genome again: yes, unless the
         infrastructure (not the genome) made it fail."""
         return not (self.error or "").startswith(INFRASTRUCTURE)
+
+    @property
+    def score(self) -> float | None:
+        """The objective the search maximises: clustering ACC, or the silhouette without labels."""
+        return self.acc if self.acc is not None else self.silhouette
+
+    @property
+    def complete(self) -> bool:
+        """Fully evaluated with a score: not failed, not pruned."""
+        return self.score is not None and self.pruned_at is None and self.status != "failed"
 
     def metrics(self) -> dict[str, float | int | None]:
         return {
@@ -63,6 +77,7 @@ class IndividualRecord:
             "ari": self.ari,
             "recon_loss": self.recon_loss,
             "params": self.params,
+            **({"silhouette": self.silhouette} if self.silhouette is not None else {}),
         }
 
 

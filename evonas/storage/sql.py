@@ -25,6 +25,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -35,7 +36,16 @@ from evonas.errors import INFRASTRUCTURE, RunNotFoundError, StorageError
 from evonas.storage.base import RunStorage
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# In-place upgrades: version -> statements that take a database from it to the next version.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "ALTER TABLE individuals ADD COLUMN silhouette FLOAT",
+        "ALTER TABLE individuals ADD COLUMN rung_acc FLOAT",
+        "ALTER TABLE individuals ADD COLUMN pruned_at INTEGER",
+        "ALTER TABLE individuals ADD COLUMN evaluations JSON",
+    ],
+}
 DEFAULT_DB_URL = "sqlite:///evonas.db"
 _LIST_HINT = "list runs with 'nas runs'"
 
@@ -111,6 +121,10 @@ class IndividualRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     node: Mapped[str | None] = mapped_column(String(80), nullable=True)
     device: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    silhouette: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rung_acc: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pruned_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    evaluations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
 
 
@@ -129,6 +143,7 @@ class JournalRow(Base):
 _INDIVIDUAL_FIELDS = [
     "hash", "genome", "operator", "status", "seed", "acc", "nmi", "ari",
     "recon_loss", "baseline_loss", "params", "seconds", "error", "node", "device",
+    "silhouette", "rung_acc", "pruned_at",
 ]  # fmt: skip
 
 
@@ -196,6 +211,13 @@ class SQLStorage(RunStorage):
             if "evonas_meta" in tables:
                 row = conn.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).first()
                 found = int(row[0]) if row else None
+                while found in MIGRATIONS:  # upgrade in place, inside this transaction
+                    for statement in MIGRATIONS[found]:
+                        conn.exec_driver_sql(statement)
+                    found += 1
+                    conn.execute(
+                        update(MetaRow).where(MetaRow.key == "schema_version").values(value=str(found))
+                    )
                 if found != SCHEMA_VERSION:
                     raise StorageError(
                         f"The database {self.url} has evonas schema version {found}, but this evonas "
@@ -304,7 +326,7 @@ class SQLStorage(RunStorage):
                     .where(
                         RunRow.eval_key == eval_key,
                         IndividualRow.hash.in_(wanted[i : i + 500]),
-                        IndividualRow.status != "cached",
+                        IndividualRow.status.not_in(("cached", "pruned")),  # pruned: relative to a run
                         or_(IndividualRow.error.is_(None), ~IndividualRow.error.startswith(INFRASTRUCTURE)),
                     )
                     .order_by(IndividualRow.id)
@@ -349,9 +371,9 @@ class SQLStorage(RunStorage):
             run.updated_at = _now()
             for pos, ind in enumerate(generation.individuals):
                 values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS}
-                gen.individuals.append(
-                    IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)
-                )
+                row = IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)
+                row.evaluations = list(ind.evaluations) or None
+                gen.individuals.append(row)
 
     def load_generations(self, run_id: int) -> list[GenerationRecord]:
         with self._transaction() as s:
@@ -371,7 +393,11 @@ class SQLStorage(RunStorage):
 
 
 def _individual(row: IndividualRow) -> IndividualRecord:
-    return IndividualRecord(parents=tuple(row.parents), **{f: getattr(row, f) for f in _INDIVIDUAL_FIELDS})
+    return IndividualRecord(
+        parents=tuple(row.parents),
+        evaluations=tuple(row.evaluations or ()),
+        **{f: getattr(row, f) for f in _INDIVIDUAL_FIELDS},
+    )
 
 
 def _run_info(row: RunRow) -> RunInfo:

@@ -85,6 +85,9 @@ def train_bundle(
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(bundle.weights)))
+    if Budget().use_channels_last(bundle.input_shape):  # faster oneDNN convolutions (bench/eval_speed.py)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        x_train = x_train.contiguous(memory_format=torch.channels_last)
     say(f"training {bundle.genome.compact()} on {len(x_train)} {opts.dataset} images "
         f"for {opts.epochs} epochs; testing on {len(x_test)}")  # fmt: skip
     start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Workers: fitness evaluation of a genome and its dispatch to Ray. Never touches the database."""
 
 from evonas.workers.dispatch import EvalJob, RayEvaluator, evaluate_task, start_ray
-from evonas.workers.fitness import Budget, EvalResult, FitnessData, evaluate_genome
+from evonas.workers.fitness import Budget, EvalResult, FitnessData, Rung, evaluate_genome
 from evonas.workers.metrics import cluster_accuracy, clustering_scores, hungarian_mapping
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EvalResult",
     "FitnessData",
     "RayEvaluator",
+    "Rung",
     "cluster_accuracy",
     "clustering_scores",
     "evaluate_genome",

@@ -18,7 +18,7 @@ import ray
 
 from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome
-from evonas.workers.fitness import Budget, EvalResult, FitnessData, evaluate_genome
+from evonas.workers.fitness import Budget, EvalResult, FitnessData, Rung, evaluate_genome
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class EvalJob:
     genome: Genome
     seed: int
+    rung: Rung | None = None  # the pruning checkpoint, if any
 
 
 def _device_for_task() -> str:
@@ -45,6 +46,7 @@ def evaluate_task(
     seed: int,
     keep_weights: bool = False,
     timeout: float | None = None,
+    rung: Rung | None = None,
 ) -> EvalResult:
     """The Ray task body: evaluate one genome on the resources Ray assigned to this task."""
     ctx = ray.get_runtime_context()
@@ -60,6 +62,7 @@ def evaluate_task(
             threads=max(1, int(cpus)),
             keep_weights=keep_weights,
             timeout=timeout,
+            rung=rung,
         )
     finally:
         if device == "cuda":
@@ -162,6 +165,7 @@ class RayEvaluator:
                 job.seed,
                 self.keep_weights,
                 self.timeout,
+                job.rung,
             )  # type: ignore[call-arg]
             for job in jobs
         ]

@@ -24,7 +24,7 @@ from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome, build_autoencoder, validate_genome
 from evonas.workers.metrics import clustering_scores
 
-Status = Literal["ok", "failed"]
+Status = Literal["ok", "failed", "pruned"]
 
 
 class Budget(BaseModel):
@@ -59,13 +59,27 @@ class Budget(BaseModel):
         return min(input_shape[1], input_shape[2]) >= 16
 
 
+class Rung(BaseModel):
+    """The pruning checkpoint of one evaluation: after ``epoch`` epochs the partition of the
+    validation codes is scored; below ``prune_below`` the evaluation stops there (``pruned``).
+    Scoring the checkpoint does not change the training: a candidate that goes on ends exactly
+    as it would have without the checkpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epoch: int = Field(ge=1)
+    prune_below: float | None = None
+
+
 @dataclass(frozen=True)
 class FitnessData:
-    """What an evaluation needs: training images, and validation images with labels."""
+    """What an evaluation needs: training images, and validation images with labels if any.
+
+    Without labels (``y_val`` None) the objective is the silhouette of the k-means partition."""
 
     x_train: np.ndarray  # float32 (N, C, H, W) in [0, 1]
     x_val: np.ndarray
-    y_val: np.ndarray
+    y_val: np.ndarray | None
     n_clusters: int
 
     @property
@@ -75,7 +89,8 @@ class FitnessData:
 
 
 class EvalResult(BaseModel):
-    """The outcome of one evaluation. ``acc``/``nmi``/``ari`` are None unless status is ok."""
+    """The outcome of one evaluation. ``acc``/``nmi``/``ari`` (or ``silhouette`` without labels)
+    are None when it failed; when ``pruned`` they are the figures at the checkpoint."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -83,6 +98,9 @@ class EvalResult(BaseModel):
     acc: float | None = None
     nmi: float | None = None
     ari: float | None = None
+    silhouette: float | None = None
+    rung_acc: float | None = None
+    pruned_at: int | None = None
     recon_loss: float | None = None
     baseline_loss: float | None = None
     params: int | None = None
@@ -109,6 +127,14 @@ class _Timeout(Exception):
     """Internal: the evaluation ran past its deadline (an infrastructure limit, not the genome's fault)."""
 
 
+class _Pruned(Exception):
+    """Internal: the checkpoint score fell below the rung's threshold."""
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message)
+        self.values = values
+
+
 class _Failure(Exception):
     """Internal: an evaluation outcome that is a failure of the genome, with partial metrics."""
 
@@ -127,12 +153,14 @@ def evaluate_genome(
     threads: int | None = None,
     keep_weights: bool = False,
     timeout: float | None = None,
+    rung: Rung | None = None,
 ) -> EvalResult:
     """Train and score one genome. Deterministic for a given seed and thread count on the CPU.
 
     With ``keep_weights`` a successful result carries the trained weights (safetensors bytes).
     An evaluation still training after ``timeout`` seconds stops and fails as an infrastructure
-    failure (never reused as the genome's fitness).
+    failure (never reused as the genome's fitness). With a ``rung``, the objective is also
+    measured at its checkpoint (``rung_acc``) and the evaluation is pruned there when below.
     """
     start = time.perf_counter()
     started_at = time.time()
@@ -140,9 +168,11 @@ def evaluate_genome(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline)
+        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rung)
         status: Status = "ok"
         error = None
+    except _Pruned as exc:
+        values, status, error = exc.values, "pruned", str(exc)
     except _Timeout:
         values, status, error = {}, "failed", f"{INFRASTRUCTURE} trial timeout after {timeout:g} s"
     except _Failure as exc:
@@ -169,6 +199,7 @@ def _evaluate(
     device: str,
     keep_weights: bool,
     deadline: float | None = None,
+    rung: Rung | None = None,
 ) -> dict[str, Any]:
     if isinstance(genome, str):
         genome = Genome.from_json(genome)
@@ -182,14 +213,37 @@ def _evaluate(
         device, memory_format=fmt
     )
     x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True)).to(device, memory_format=fmt)
-    train_reconstruction(model, x_train, budget, rng, params=report.params, deadline=deadline)
-
     baseline = float(((x_val - x_train.mean(dim=0, keepdim=True)) ** 2).mean())
+    checkpoint: dict[str, Any] = {}
+
+    def at_epoch(epoch: int, _loss: float) -> None:
+        if rung is None or epoch != rung.epoch or epoch >= budget.epochs:
+            return
+        recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
+        model.train()
+        if not (np.isfinite(recon) and np.isfinite(z).all()):
+            return  # the final gate judges a diverged model
+        # a generator of its own, so the training's shuffling goes on as without the checkpoint
+        scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
+        objective = scores.get("acc", scores.get("silhouette"))
+        checkpoint["rung_acc"] = objective
+        if rung.prune_below is not None and objective is not None and objective < rung.prune_below:
+            raise _Pruned(
+                f"pruned after epoch {epoch}/{budget.epochs}: score {objective:.4f} is below the "
+                f"generation's threshold {rung.prune_below:.4f}",
+                **scores, rung_acc=objective, pruned_at=epoch, recon_loss=recon,
+                baseline_loss=baseline, params=report.params,
+            )  # fmt: skip
+
+    train_reconstruction(
+        model, x_train, budget, rng, params=report.params, deadline=deadline, on_epoch=at_epoch
+    )
     recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
     partial: dict[str, float | int | None] = {
         "recon_loss": recon,
         "baseline_loss": baseline,
         "params": report.params,
+        **checkpoint,
     }
     if not np.isfinite(recon):
         raise _Failure(f"diverged: validation loss is {recon}", **partial)
@@ -201,10 +255,27 @@ def _evaluate(
         )
     if not np.isfinite(z).all() or float(z.std(axis=0).max()) < 1e-8:
         raise _Failure("collapsed: the latent codes are constant or not finite", **partial)
-    labels = cluster_latents(z, data.n_clusters, budget, rng, seed)
-    idx = labels[1]
+    try:
+        scores = score_codes(z, data, budget, rng, seed)
+    except ValueError as exc:  # e.g. k-means found a single cluster: nothing to score
+        raise _Failure(f"collapsed: {exc}", **partial) from None
     weights = state_dict_bytes(model) if keep_weights else None
-    return {**partial, **clustering_scores(data.y_val[idx], labels[0]), "weights": weights}
+    return {**partial, **scores, "weights": weights}
+
+
+def score_codes(
+    z: np.ndarray, data: FitnessData, budget: Budget, rng: np.random.Generator, seed: int
+) -> dict[str, float]:
+    """k-means on (a bounded sample of) the codes, scored against the labels (ACC, NMI, ARI) or,
+    without labels, by the silhouette of the partition."""
+    labels, idx = cluster_latents(z, data.n_clusters, budget, rng, seed)
+    if data.y_val is not None:
+        return clustering_scores(data.y_val[idx], labels)
+    from sklearn.metrics import silhouette_score
+
+    if np.unique(labels).size < 2:
+        raise ValueError("k-means put every code in one cluster")
+    return {"silhouette": float(silhouette_score(z[idx], labels))}
 
 
 def state_dict_bytes(model: nn.Module) -> bytes:

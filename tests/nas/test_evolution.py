@@ -4,6 +4,7 @@ import pytest
 
 from evonas.nas import RunConfig, Search, best_individual
 from evonas.nas.evolution import evaluation_seed
+from evonas.nas.pruning import PruningConfig, checkpoint_epoch, threshold
 from evonas.storage import SQLStorage
 from evonas.workers import RayEvaluator
 
@@ -20,8 +21,9 @@ def _run(tmp_path, digits_data, name: str, seed: int, **overrides):
     space = SearchSpace.preset_for(digits_data.input_shape).model_copy(update={"max_channels": 16})
     storage = SQLStorage(config.db)
     run = storage.create_run(name, config.model_dump(mode="json"), seed)
+    epoch = checkpoint_epoch(config.pruning, TINY_BUDGET, len(digits_data.x_train))
     with RayEvaluator(digits_data, TINY_BUDGET) as evaluator:
-        search = Search(config, space, digits_data.input_shape, storage, evaluator)
+        search = Search(config, space, digits_data.input_shape, storage, evaluator, checkpoint_epoch=epoch)
         search.run(run)
     storage.update_run(run.id, "finished")
     gens = storage.load_generations(run.id)
@@ -77,3 +79,56 @@ def test_a_genome_is_trained_once_per_run(tmp_path, digits_data, ray_cluster):
 def test_nsga2_selection_runs(tmp_path, digits_data, ray_cluster):
     gens, _ = _run(tmp_path, digits_data, "nsga", seed=3, selection="nsga2")
     assert len(gens) == 3 and all(len(g.population) == 4 for g in gens)
+
+
+def test_the_best_new_candidates_are_evaluated_again_with_a_second_seed(tmp_path, digits_data, ray_cluster):
+    gens, _ = _run(tmp_path, digits_data, "twice", seed=1, generations=1, reevaluate=2)
+    for g in gens:
+        fresh = [i for i in g.individuals if i.status != "cached"]
+        twice = [i for i in fresh if i.evaluations]
+        once = [i for i in fresh if not i.evaluations and i.status == "ok"]
+        assert len(twice) == min(2, len(twice) + len(once)) and twice
+        for ind in twice:
+            first, second = ind.evaluations
+            assert [first["seed"], second["seed"]] == [
+                evaluation_seed(1, ind.hash),
+                evaluation_seed(1, ind.hash, 1),
+            ]
+            assert first["acc"] != second["acc"] or first["recon_loss"] != second["recon_loss"]
+            if ind.status == "ok":
+                assert ind.acc == pytest.approx((first["acc"] + second["acc"]) / 2)
+            # they were the best of the generation on their first evaluation
+            assert all(first["acc"] >= other.acc for other in once)
+
+
+def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
+    tmp_path, digits_data, ray_cluster
+):
+    # a strict bar (the best parent's checkpoint score) so that this small run prunes
+    pruning = PruningConfig(min_steps=0, quantile=1.0, margin=0.0)
+    gens, search = _run(tmp_path, digits_data, "prune", seed=4, generations=3, pruning=pruning, reevaluate=0)
+    latest = {}
+    for g in gens:
+        assert all(i.rung_acc is not None for i in g.individuals if i.status == "ok")
+        if g.index == 0:
+            assert all(i.status != "pruned" for i in g.individuals)  # no parents, no bar
+        else:
+            bar = threshold([latest[h] for h in gens[g.index - 1].population], pruning)
+            for ind in (i for i in g.individuals if i.status != "cached"):
+                if ind.status == "pruned":
+                    assert ind.pruned_at == 2 and ind.rung_acc < bar and ind.acc == ind.rung_acc
+                elif ind.status == "ok":
+                    assert ind.rung_acc >= bar
+        for i in g.individuals:
+            latest.setdefault(i.hash, i)
+        # selection: a pruned individual survives only when there are too few complete ones
+        pool = {i.hash: i for i in g.individuals} | {
+            h: latest[h] for h in (gens[g.index - 1].population if g.index else ())
+        }
+        complete = {h for h, i in pool.items() if i.complete}
+        if any(not pool[h].complete for h in g.population):
+            assert complete <= set(g.population)
+    pruned = [i for g in gens for i in g.individuals if i.status == "pruned"]
+    assert pruned, "the strict bar pruned nothing: the test would not test pruning"
+    assert search.best is not None and search.best.complete
+    assert all(i.complete or i.status == "failed" for i in [best_individual(gens)])

@@ -29,7 +29,18 @@ def test_round_trip(storage):
     gen0 = GenerationRecord(
         0, ("a", "b"), (_ind("a"), _ind("b", acc=None, status="failed", error="boom")), 2.5
     )
-    gen1 = GenerationRecord(1, ("a", "c"), (_ind("c", acc=0.9), _ind("a", status="cached")), 1.0)
+    twice = ({"seed": 7, "acc": 0.85}, {"seed": 8, "acc": 0.95})
+    gen1 = GenerationRecord(
+        1,
+        ("a", "c"),
+        (
+            _ind("c", acc=0.9, rung_acc=0.7, evaluations=twice),
+            _ind("a", status="cached"),
+            _ind("d", acc=0.3, status="pruned", rung_acc=0.3, pruned_at=2, error="pruned"),
+            _ind("e", acc=None, silhouette=0.2),
+        ),
+        1.0,
+    )
     storage.record_generation(run.id, gen0)
     storage.record_generation(run.id, gen1)
     assert storage.load_generations(run.id) == [gen0, gen1]
@@ -93,6 +104,24 @@ def test_an_incompatible_schema_version_is_refused(tmp_path):
         SQLStorage(str(path))
 
 
+def test_a_version_1_database_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
+    path = tmp_path / "v1.db"
+    with SQLStorage(str(path)) as s:
+        run = s.create_run("old", {"population": 2}, 0)
+        s.record_generation(run.id, GenerationRecord(0, ("a",), (_ind("a"),), 1.0))
+    with sqlite3.connect(path) as conn:  # what version 1 looked like
+        for column in ("silhouette", "rung_acc", "pruned_at", "evaluations"):
+            conn.execute(f"ALTER TABLE individuals DROP COLUMN {column}")
+        conn.execute("UPDATE evonas_meta SET value = '1' WHERE key = 'schema_version'")
+    with SQLStorage(str(path)) as s:
+        (gen,) = s.load_generations("old")
+        assert gen.individuals[0].acc == 0.5 and gen.individuals[0].rung_acc is None
+        s.record_generation(run.id, GenerationRecord(1, ("b",), (_ind("b", rung_acc=0.4),), 1.0))
+        assert s.load_generations("old")[1].individuals[0].rung_acc == 0.4
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM evonas_meta").fetchone() == (str(SCHEMA_VERSION),)
+
+
 def test_a_foreign_database_is_refused(tmp_path):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
@@ -127,7 +156,7 @@ def test_the_journal_keeps_finished_evaluations_until_the_generation_is_stored(s
     assert storage.load_journal(run.id, 1) == {"b": '{"y": 1}'}
 
 
-def test_find_evaluations_skips_cached_copies_and_infrastructure_failures(storage):
+def test_find_evaluations_skips_cached_copies_pruned_ones_and_infrastructure_failures(storage):
     a = storage.create_run("a", {}, 0, eval_key="k1")
     b = storage.create_run("b", {}, 0, eval_key="k2")
     storage.record_generation(
@@ -140,10 +169,11 @@ def test_find_evaluations_skips_cached_copies_and_infrastructure_failures(storag
                 _ind("h2", status="cached"),
                 _ind("h3", acc=None, status="failed", error="infrastructure: worker died"),
                 _ind("h4", acc=None, status="failed", error="gate: no learning"),
+                _ind("h6", status="pruned", pruned_at=1),  # pruned against that run's parents
             ),
         ),
     )
     storage.record_generation(b.id, GenerationRecord(0, ("h5",), (_ind("h5"),)))
-    found = storage.find_evaluations("k1", ["h1", "h2", "h3", "h4", "h5"])
+    found = storage.find_evaluations("k1", ["h1", "h2", "h3", "h4", "h5", "h6"])
     assert set(found) == {"h1", "h4"}
     assert found["h4"].error == "gate: no learning"

@@ -7,7 +7,7 @@ import pytest
 from sklearn.cluster import KMeans
 
 from evonas.genomes import Genome
-from evonas.workers import Budget, FitnessData, clustering_scores, evaluate_genome
+from evonas.workers import Budget, FitnessData, Rung, clustering_scores, evaluate_genome
 
 from ..conftest import TINY_BUDGET
 
@@ -92,3 +92,40 @@ def test_channels_last_is_automatic_for_larger_images_and_trains_the_same_model(
     )
     assert a.status == b.status == "ok"
     assert b.recon_loss == pytest.approx(a.recon_loss, rel=0.05)  # same training, another memory layout
+
+
+def test_the_pruning_checkpoint_does_not_change_a_full_evaluation(digits_data):
+    plain = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
+    checked = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2))
+    assert plain.status == checked.status == "ok"
+    assert checked.metrics() == plain.metrics()
+    assert plain.rung_acc is None and 0.0 < checked.rung_acc <= 1.0
+    assert checked.pruned_at is None
+
+
+def test_below_the_threshold_at_the_checkpoint_is_pruned_with_its_figures(digits_data):
+    full = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2))
+    cut = evaluate_genome(
+        SMALL,
+        digits_data,
+        TINY_BUDGET,
+        seed=3,
+        threads=1,
+        rung=Rung(epoch=2, prune_below=full.rung_acc + 1e-9),
+    )
+    assert cut.status == "pruned" and cut.pruned_at == 2
+    assert cut.acc == cut.rung_acc == full.rung_acc  # the figures it reached at the checkpoint
+    assert cut.recon_loss is not None and cut.recon_loss > full.recon_loss
+    assert "pruned after epoch 2/5" in cut.error
+    kept = evaluate_genome(
+        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2, prune_below=full.rung_acc)
+    )
+    assert kept.status == "ok" and kept.metrics() == full.metrics()  # at the threshold is not below it
+
+
+def test_without_labels_the_objective_is_the_silhouette(digits_data):
+    unlabelled = FitnessData(digits_data.x_train, digits_data.x_val, None, 10)
+    r = evaluate_genome(SMALL, unlabelled, TINY_BUDGET, seed=3, threads=1)
+    assert r.status == "ok", r.error
+    assert r.acc is None and r.nmi is None and r.ari is None
+    assert -1.0 <= r.silhouette <= 1.0 and r.silhouette > 0.05  # a real partition, not noise
