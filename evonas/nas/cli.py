@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trial-timeout", type=float, metavar="S", help="fail an evaluation still training after S s"
     )
     run.add_argument(
+        "--strategy",
+        choices=["ga", "random"],
+        help="ga (default): offspring by crossover and mutation; random: random search, the baseline",
+    )
+    run.add_argument(
         "--no-pruning",
         action="store_true",
         help="evaluate every candidate fully (default: offspring clearly worse than their parents "
@@ -235,7 +240,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "name": args.name, "population": args.population, "generations": args.generations,
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-        "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate,
+        "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate, "strategy": args.strategy,
     }  # fmt: skip
     out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
     dataset = {

@@ -50,6 +50,11 @@ class RunConfig(BaseModel):
         description="Survivor selection over parents + offspring: 'best' (truncation), "
         "'tournament' (with elites), or 'nsga2' over (ACC up, reconstruction loss down).",
     )
+    strategy: Literal["ga", "random"] = Field(
+        "ga",
+        description="'ga' breeds offspring from the population; 'random' draws every generation's "
+        "candidates at random from the search space (the baseline the GA must beat).",
+    )
     tournament_size: int = Field(3, ge=2)
     elites: int = Field(1, ge=0, description="Best individuals always kept ('tournament' selection).")
     search_space: SearchSpace | None = Field(None, description="Default: a preset for the input shape.")

@@ -127,7 +127,12 @@ class Search:
         for index in range(len(history), self.config.generations + 1):
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
-            candidates = self.initial(rng) if index == 0 else self.offspring(population, rng)
+            if index == 0:
+                candidates = self.initial(rng)
+            elif self.config.strategy == "random":
+                candidates = self.initial(rng, self.config.n_offspring, operator="random")
+            else:
+                candidates = self.offspring(population, rng)
             bar = threshold([ind.record for ind in population], self.config.pruning)
             records = self.evaluate(index, candidates, run.id, prune_below=bar)
             records = self.reevaluate(index, records, run.id)
@@ -164,15 +169,20 @@ class Search:
     def _multi(self) -> bool:
         return self.config.selection == "nsga2"
 
-    def initial(self, rng: np.random.Generator) -> list[Candidate]:
-        """A random valid population of distinct genomes (as distinct as the space allows)."""
+    def initial(
+        self, rng: np.random.Generator, count: int | None = None, operator: str = "init"
+    ) -> list[Candidate]:
+        """``count`` (default: population) random valid genomes, distinct and new to this run
+        (as far as the space allows)."""
+        count = count or self.config.population
         genomes: dict[str, Genome] = {}
-        for _ in range(self.config.population * 20):
+        for _ in range(count * 20):
             g = random_genome(self.space, self.input_shape, rng)
-            genomes.setdefault(g.hash, g)
-            if len(genomes) == self.config.population:
+            if g.hash not in self.known:
+                genomes.setdefault(g.hash, g)
+            if len(genomes) == count:
                 break
-        return [Candidate(g, (), "init") for g in genomes.values()]
+        return [Candidate(g, (), operator) for g in genomes.values()]
 
     def offspring(self, population: Sequence[Individual], rng: np.random.Generator) -> list[Candidate]:
         """Offspring Q(t): tournament parents, crossover and/or mutation.

@@ -132,3 +132,11 @@ def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
     assert pruned, "the strict bar pruned nothing: the test would not test pruning"
     assert search.best is not None and search.best.complete
     assert all(i.complete or i.status == "failed" for i in [best_individual(gens)])
+
+
+def test_random_search_draws_new_random_genomes_every_generation(tmp_path, digits_data, ray_cluster):
+    gens, _ = _run(tmp_path, digits_data, "random", seed=1, strategy="random", reevaluate=0)
+    assert [len(g.individuals) for g in gens] == [4, 4, 4]
+    assert all(i.operator == "random" and i.parents == () for g in gens[1:] for i in g.individuals)
+    hashes = [i.hash for g in gens for i in g.individuals]
+    assert len(hashes) == len(set(hashes))  # never a genome it has already evaluated

@@ -36,7 +36,21 @@ def essence(gens: list[GenerationRecord]) -> list:
         (
             g.index,
             g.population,
-            [(i.hash, i.parents, i.operator, i.status, i.seed, i.metrics(), i.error) for i in g.individuals],
+            [
+                (
+                    i.hash,
+                    i.parents,
+                    i.operator,
+                    i.status,
+                    i.seed,
+                    i.metrics(),
+                    i.error,
+                    i.rung_acc,
+                    i.pruned_at,
+                    [{k: v for k, v in e.items() if k != "seconds"} for e in i.evaluations],
+                )
+                for i in g.individuals
+            ],
         )
         for g in gens
     ]
@@ -58,14 +72,20 @@ def config(db: Path, name: str, generations: int, **kw) -> RunConfig:
 
 # -- in-process ---------------------------------------------------------------------------------
 def test_run_two_then_resume_to_four_equals_running_four(tmp_path, ray_cluster):
+    # with pruning (a strict bar, so that this small run prunes) and second-seed re-evaluations:
+    # both depend only on stored state, so a resumed run repeats the uninterrupted one
+    strict = {"min_steps": 0, "quantile": 0.75, "margin": 0.0}
     db = tmp_path / "r.db"
-    run_search(config(db, "whole", 4))
-    part = run_search(config(db, "part", 2))
+    run_search(config(db, "whole", 4, pruning=strict))
+    part = run_search(config(db, "part", 2, pruning=strict))
     assert part.status == "finished"
     resumed = resume_search("part", str(db), generations=4)
     assert resumed.status == "finished" and resumed.config["generations"] == 4
-    assert essence(stored(db, "part")[1]) == essence(stored(db, "whole")[1])
+    whole = stored(db, "whole")[1]
+    assert essence(stored(db, "part")[1]) == essence(whole)
     assert len(stored(db, "part")[1]) == 5
+    assert any(i.status == "pruned" for g in whole for i in g.individuals)
+    assert any(i.evaluations for g in whole for i in g.individuals)
 
 
 def test_a_finished_run_needs_more_generations_to_resume(tmp_path, ray_cluster):
@@ -133,6 +153,7 @@ population = 4
 generations = {generations}
 seed = 21
 cpus = 2
+reevaluate = 0
 [dataset]
 subset = 300
 val_size = 200

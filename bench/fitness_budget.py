@@ -1,0 +1,110 @@
+"""Benchmark: does the search's fitness budget rank architectures like full training does?
+
+Draws ``--genomes`` distinct random genomes from the dataset's preset search space, scores each
+at the search budget (the default `Budget`, the run's default splits, validation ACC; each seed
+separately and their mean, as the search's second-seed re-evaluation does), then trains each from
+scratch with the `nas train` protocol (``--epochs`` epochs, batch 256, k-means on the held-out
+test split) and reports the Kendall tau and Spearman rho between the two rankings.
+Writes bench/results/fitness_budget.json.
+
+    .venv/bin/python bench/fitness_budget.py [--genomes 12] [--epochs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _proc import machine
+
+from evonas.export import write_bundle
+from evonas.genomes import SearchSpace, build_autoencoder, random_genome
+from evonas.nas import build_config, prepare_data
+from evonas.nas.evolution import evaluation_seed
+from evonas.training.train import TrainOptions, train_bundle
+from evonas.workers import evaluate_genome
+from evonas.workers.fitness import state_dict_bytes
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--genomes", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30, help="the reference training (nas train)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    config = build_config()
+    _, data = prepare_data(config.dataset)
+    space = SearchSpace.preset_for(data.input_shape)
+    rng = np.random.default_rng(args.seed)
+    genomes: dict[str, object] = {}
+    while len(genomes) < args.genomes:
+        g = random_genome(space, data.input_shape, rng)
+        genomes.setdefault(g.hash, g)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for g in genomes.values():
+            t0 = time.perf_counter()
+            search = [
+                evaluate_genome(g, data, config.budget, evaluation_seed(0, g.hash, r), threads=2)  # type: ignore[arg-type]
+                for r in (0, 1)
+            ]
+            search_s = (time.perf_counter() - t0) / 2
+            w = Path(tmp) / "w.safetensors"
+            w.write_bytes(state_dict_bytes(build_autoencoder(g, data.input_shape)))  # type: ignore[arg-type]
+            bundle = write_bundle(Path(tmp) / g.hash, g, data.input_shape, w, {})  # type: ignore[arg-type]
+            t0 = time.perf_counter()
+            opts = [
+                TrainOptions(
+                    dataset=config.dataset.name, epochs=args.epochs, from_scratch=True, pictures=False, seed=s
+                )
+                for s in (0, 1)
+            ]
+            ref = [train_bundle(bundle.directory, o, say=lambda _m: None) for o in opts]
+            ref_s = (time.perf_counter() - t0) / 2
+            row = {
+                "genome": g.compact(),  # type: ignore[attr-defined]
+                "search_acc": [r.acc for r in search],
+                "search_status": [r.status for r in search],
+                "search_s": round(search_s, 2),
+                "reference_acc": [r["acc"] for r in ref],
+                "reference_s": round(ref_s, 2),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    ok = [r for r in rows if all(s == "ok" for s in r["search_status"])]
+
+    def corr(x: list[float], y: list[float]) -> dict[str, float]:
+        tau, rho = kendalltau(x, y).statistic, spearmanr(x, y).statistic
+        return {"kendall_tau": float(tau), "spearman": float(rho)}
+
+    ref_mean = [float(np.mean(r["reference_acc"])) for r in ok]
+    summary = {
+        "genomes_scored": len(ok),
+        "failed_at_search_budget": len(rows) - len(ok),
+        "one_seed": corr([r["search_acc"][0] for r in ok], ref_mean),
+        "mean_of_two_seeds": corr([float(np.mean(r["search_acc"])) for r in ok], ref_mean),
+        "reference_seed_to_seed": corr(
+            [r["reference_acc"][0] for r in ok], [r["reference_acc"][1] for r in ok]
+        ),
+        "search_s_mean": float(np.mean([r["search_s"] for r in rows])),
+        "reference_s_mean": float(np.mean([r["reference_s"] for r in rows])),
+    }
+    doc = {**machine(), "dataset": config.dataset.name, "budget": config.budget.model_dump(),
+           "reference_epochs": args.epochs, "rows": rows, "summary": summary}  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "fitness_budget.json").write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
