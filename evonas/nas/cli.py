@@ -280,6 +280,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _print_outcome(run, args.db)
 
 
+def _scores(m: dict[str, Any]) -> str:
+    """ACC / NMI / ARI, or the silhouette when the data had no labels."""
+    if m.get("acc") is None:
+        return f"silhouette {m.get('silhouette', float('nan')):.4f} (no labels)"
+    return f"ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}"
+
+
 def _print_outcome(run: RunInfo, db: str) -> int:
     from evonas.nas.summary import load_run_json
     from evonas.storage import SQLStorage
@@ -289,8 +296,7 @@ def _print_outcome(run: RunInfo, db: str) -> int:
     print(f"run {run.name} {run.status}")
     if best:
         m = best["metrics"]
-        print(f"best: {best['compact']}  ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
-              f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
+        print(f"best: {best['compact']}  {_scores(m)}  recon {m['recon_loss']:.5f}  params {m['params']:,}")
     print(f"show it with: nas show {run.name} --db {db}")
     return 0
 
@@ -329,20 +335,25 @@ def cmd_show(args: argparse.Namespace) -> int:
     rows = []
     for g in data["generations"]:
         ev = g["evaluated"]
-        accs = [i["metrics"]["acc"] for i in ev if i["metrics"]["acc"] is not None]
+        key = "acc" if any(i["metrics"]["acc"] is not None for i in ev) else "silhouette"
+        accs = [
+            i["metrics"][key] for i in ev
+            if i["metrics"].get(key) is not None and i["pruned_at_epoch"] is None and i["status"] != "failed"
+        ]  # fmt: skip
         rows.append([
             str(g["index"]), str(sum(i["status"] != "cached" for i in ev)),
-            str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "cached" for i in ev)),
+            str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "pruned" for i in ev)),
+            str(sum(i["status"] == "cached" for i in ev)),
             f"{max(accs):.4f}" if accs else "-", f"{sum(accs) / len(accs):.4f}" if accs else "-",
             f"{g['seconds']:.1f}",
         ])  # fmt: skip
-    print(_table(["gen", "evaluated", "failed", "cached", "best acc", "mean acc", "seconds"], rows))
+    header = ["gen", "evaluated", "failed", "pruned", "cached", "best score", "mean score", "seconds"]
+    print(_table(header, rows))
     best = data["best"]
     if best:
         m = best["metrics"]
         print(f"best: {best['compact']} (hash {best['hash']})")
-        print(f"      ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}  "
-              f"recon {m['recon_loss']:.5f}  params {m['params']:,}")  # fmt: skip
+        print(f"      {_scores(m)}  recon {m['recon_loss']:.5f}  params {m['params']:,}")
     return 0
 
 
@@ -396,7 +407,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             rows.append([
                 run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
                 str(len(trained)), str(len(inds) - len(trained)), str(failed),
-                *(f"{getattr(best, k):.4f}" if best else "-" for k in ("acc", "nmi", "ari")),
+                *(f"{v:.4f}" if (v := getattr(best, k) if best else None) is not None else "-"
+                  for k in ("acc", "nmi", "ari")),
                 Genome.from_json(best.genome).compact() if best else "-",
                 f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
             ])  # fmt: skip
@@ -418,7 +430,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         bundle = export_run(storage, weights_dir, args.run, args.out, run_input_shape(run),
                             rank=args.rank, genome_hash=args.hash)  # fmt: skip
     m = bundle.meta["metrics"]
-    print(f"exported {bundle.genome.compact()} (rank {m['rank']}, ACC {m['acc']:.4f}) to {bundle.directory}")
+    print(f"exported {bundle.genome.compact()} (rank {m['rank']}, {_scores(m)}) to {bundle.directory}")
     print(
         f"train it with: nas train {bundle.directory} --dataset {bundle.meta['dataset'].get('name')} "
         "--epochs 20"

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome, SearchSpace, crossover, mutate, random_genome
 from evonas.nas.config import RunConfig
 from evonas.nas.pruning import threshold
@@ -308,11 +309,10 @@ class Search:
             EvalJob(Genome.from_json(r.genome), evaluation_seed(self.config.seed, r.hash, 1)) for r in best
         ]
         self._gen["total"] += len(jobs)
+        self._stored_progress["total"] = self._gen["total"]
+        self._stored_progress["to_evaluate"] += len(jobs)
         if run_id is not None:
-            self.storage.update_progress(run_id, {
-                **self._stored_progress, "total": self._gen["total"],
-                "to_evaluate": self._stored_progress["to_evaluate"] + len(jobs),
-            })  # fmt: skip
+            self.storage.update_progress(run_id, self._stored_progress)
         results = self._run_jobs(index, jobs, run_id, REPLICATE)
         merged = {r.hash: _merge(r, results[r.hash]) for r in best}
         for rec in merged.values():
@@ -396,9 +396,12 @@ def _evaluation(seed: int, values: dict[str, object], seconds: float) -> dict[st
 
 def _merge(first: IndividualRecord, second: EvalResult) -> IndividualRecord:
     """The record of a genome evaluated twice: each evaluation kept, metrics their mean.
-    A second evaluation that failed fails the genome (it did not reproduce)."""
+    A second evaluation that failed fails the genome (it did not reproduce), unless the
+    infrastructure made it fail: then the first evaluation stands alone."""
     one = _evaluation(first.seed, first.__dict__, first.seconds)
     two = _evaluation(second.seed, second.model_dump(), second.seconds)
+    if (second.error or "").startswith(INFRASTRUCTURE):
+        return replace(first, evaluations=(one, {**two, "error": second.error}))
     if second.status != "ok":
         return replace(
             first, status="failed", acc=None, nmi=None, ari=None, silhouette=None,

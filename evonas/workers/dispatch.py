@@ -72,7 +72,10 @@ def evaluate_task(
     return result.model_copy(update={"node": ctx.get_node_id()})
 
 
-_remote_evaluate = ray.remote(evaluate_task)
+# A task whose worker process dies (SIGKILL, OOM kill, a node leaving) is run again by Ray up to
+# this many times; past that it comes back as a failed result naming the cause.
+EVAL_RETRIES = 2
+_remote_evaluate = ray.remote(max_retries=EVAL_RETRIES)(evaluate_task)
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:

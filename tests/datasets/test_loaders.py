@@ -190,3 +190,21 @@ def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
                           capture_output=True, text=True, env=ENV)  # fmt: skip
     data = json.loads(show.stdout)
     assert data["config"]["dataset"]["subset"] == 500 and len(data["generations"]) == 2
+    # without labels: the number of clusters must be given, and the objective is the silhouette
+    np.savez(tmp_path / "unlabelled.npz", x=(digits.images * 15).astype(np.uint8))
+    base = [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--dataset",
+            str(tmp_path / "unlabelled.npz"), "--db", db, "--quiet"]  # fmt: skip
+    missing = subprocess.run([*base, "--name", "nolabels"], capture_output=True, text=True, env=ENV)
+    assert missing.returncode == 1 and "--clusters K" in missing.stderr
+    unlabelled = subprocess.run(
+        [*base, "--name", "nolabels", "--clusters", "10"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=ENV,
+    )
+    assert unlabelled.returncode == 0, unlabelled.stderr
+    show = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "show", "nolabels", "--db", db, "--json"],
+                          capture_output=True, text=True, env=ENV)  # fmt: skip
+    best = json.loads(show.stdout)["best"]["metrics"]
+    assert best["acc"] is None and 0.0 < best["silhouette"] <= 1.0

@@ -165,9 +165,27 @@ kmeans_n_init = 2
 """
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
 def nas(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", *args], env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", *args], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+    _STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A test that fails (or times out) must not leave `nas` drivers and their Ray behind."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            for pid in [*descendants(proc.pid), proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
 
 def generations_stored(db: Path, name: str) -> int:

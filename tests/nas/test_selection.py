@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from evonas.genomes import Genome
 from evonas.nas.selection import Individual, select_survivors, tournament, unique
@@ -52,3 +53,36 @@ def test_nsga2_keeps_the_pareto_front():
     ]
     out = select_survivors(pool, 2, "nsga2", np.random.default_rng(0))
     assert {i.record.acc for i in out} == {0.9, 0.5}
+
+
+def test_pruned_individuals_rank_below_every_complete_one_and_above_failures():
+    g = Genome.from_compact("c8k3-d9")
+    pruned = Individual(g, IndividualRecord(
+        hash=g.hash, genome=g.canonical_json(), parents=(), operator="init", status="pruned", seed=0,
+        acc=0.95, rung_acc=0.95, pruned_at=2,
+    ))  # fmt: skip
+    complete = [ind for ind in POOL if ind.record.acc is not None]
+    assert all(pruned.fitness < ind.fitness for ind in complete)
+    assert pruned.fitness > POOL[2].fitness  # the failed one
+    out = select_survivors([*POOL, pruned], 6, "best", np.random.default_rng(0))
+    assert pruned in out and POOL[2] not in out  # kept only because too few complete ones
+    assert pruned not in select_survivors([*POOL, pruned], 5, "best", np.random.default_rng(0))
+
+
+def test_a_second_evaluation_is_averaged_or_fails_the_genome_unless_the_infrastructure_failed():
+    from evonas.nas.evolution import _merge
+    from evonas.workers import EvalResult
+
+    first = POOL[1].record  # acc 0.9
+    ok = _merge(
+        first, EvalResult(status="ok", acc=0.8, nmi=0.5, ari=0.4, recon_loss=0.03, seed=5, seconds=2.0)
+    )
+    assert (
+        ok.acc == pytest.approx(0.85) and ok.status == "ok" and [e["seed"] for e in ok.evaluations] == [0, 5]
+    )
+    assert ok.seconds == first.seconds + 2.0
+    bad = _merge(first, EvalResult(status="failed", error="gate: did not learn", seed=5))
+    assert bad.status == "failed" and bad.acc is None and "did not reproduce" not in (bad.error or "")
+    assert "second evaluation (seed 5) failed: gate" in (bad.error or "") and not bad.complete
+    lost = _merge(first, EvalResult(status="failed", error="infrastructure: worker died", seed=5))
+    assert lost.acc == 0.9 and lost.complete and lost.evaluations[1]["error"] == "infrastructure: worker died"
