@@ -369,7 +369,7 @@ class Search:
             running=min(g["slots"], left), failed=g["failed"], pruned=g.get("pruned", 0), cached=g["cached"],
             best_acc=best, elapsed=elapsed,
             eta=estimate_left(self._evaluated, elapsed, left, self.config.generations - g["index"],
-                              self.config.n_offspring),
+                              self.config.n_offspring + self.config.reevaluate),
         )  # fmt: skip
 
     def _show(self, final: bool = False) -> None:

@@ -60,9 +60,7 @@ def generations_plot(gens: Sequence[GenerationRecord]) -> str:
     ):
         xs, best, med, worst = [], [], [], []
         for g in gens:
-            vals = [
-                getattr(i, key) for i in g.individuals if i.acc is not None and getattr(i, key) is not None
-            ]
+            vals = [getattr(i, key) for i in g.individuals if i.complete and getattr(i, key) is not None]
             if not vals:
                 continue
             xs.append(g.index)
@@ -97,9 +95,9 @@ def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualR
     """ACC against reconstruction loss over the last generation: its offspring and its survivors."""
     plt = _pyplot()
     gen = gens[-1]
-    by_hash = {i.hash: i for g in gens for i in g.individuals if i.acc is not None}
+    by_hash = {i.hash: i for g in gens for i in g.individuals if i.complete and i.acc is not None}
     candidates = [*gen.individuals, *(by_hash[h] for h in gen.population if h in by_hash)]
-    points = [i for i in unique(candidates) if i.acc is not None and i.recon_loss is not None]
+    points = [i for i in unique(candidates) if i.complete and i.acc is not None and i.recon_loss is not None]
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(6, 4))
     if points:
@@ -196,7 +194,9 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
         ("status", run.status), ("dataset", ds.get("name")), ("seed", run.seed),
         ("generations", f"0..{gens[-1].index}" if gens else "none"), ("individuals", len(inds)),
         ("trained", len(trained)), ("cached", sum(i.status == "cached" for i in inds)),
-        ("failed", len(failed)), ("evaluation seconds", f"{sum(i.seconds for i in trained):.1f}"),
+        ("failed", len(failed)), ("pruned", sum(i.status == "pruned" for i in inds)),
+        ("re-evaluated with a second seed", sum(bool(i.evaluations) for i in trained)),
+        ("evaluation seconds", f"{sum(i.seconds for i in trained):.1f}"),
         ("created (UTC)", run.created_at.isoformat(timespec="seconds")),
         ("evonas", run.evonas_version),
     ]  # fmt: skip

@@ -79,6 +79,7 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     index = int(p.get("generation", stored_last))
     last = int(run.config.get("generations", stored_last))
     per_generation = int(run.config.get("offspring") or run.config.get("population") or 0)
+    per_generation += int(run.config.get("reevaluate") or 0)  # second-seed evaluations
     if run.status == "running" and index > stored_last:  # a generation in flight
         results = [json.loads(v) for v in storage.load_journal(run.id, index).values()]
         for r in results:
