@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -28,7 +29,7 @@ def test_run_then_show_and_runs(tmp_path):
         "generation 1/2",
         "generation 2/2",
     ]
-    assert all(" | 4/4 done | 0 running | " in line for line in final_lines)
+    counts = [re.search(r" \| (\d+)/(\d+) done \| 0 running \| ", line).groups() for line in final_lines]
 
     show = nas("show", "cli", "--db", db, "--json")
     assert show.returncode == 0, show.stderr
@@ -40,6 +41,10 @@ def test_run_then_show_and_runs(tmp_path):
         for ind in g["evaluated"]:
             assert {"hash", "genome", "parents", "status", "metrics", "seconds"} <= set(ind)
             assert set(ind["metrics"]) == {"acc", "nmi", "ari", "recon_loss", "params"}
+    # each generation's total: its 4 candidates and the second-seed evaluations of its best 2
+    twice = [sum(len(i["evaluations"]) == 2 for i in g["evaluated"]) for g in data["generations"]]
+    assert twice == [2, 2, 2]
+    assert counts == [(str(4 + n), str(4 + n)) for n in twice]
     best = data["best"]
     assert {"hash", "genome", "metrics"} <= set(best) and best["metrics"]["acc"] > 0.1
     assert best["hash"] in data["generations"][-1]["population"]
