@@ -52,25 +52,41 @@ def main() -> None:
     parser.add_argument("--classifiers", action="store_true")
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "evonas-fashion-train")
+    parser.add_argument(
+        "--reuse-trained",
+        action="store_true",
+        help="start from the trained weights left in --work",
+    )
+    parser.add_argument("--finetune", nargs="*", default=["idec", "edcwrn"], help="methods to run")
     args = parser.parse_args()
     genome = Genome.from_compact(args.genome)
     base = args.work / genome.hash
-    shutil.rmtree(base, ignore_errors=True)
     common = {"dataset": "fashion-mnist", "data_dir": args.data_dir, "seed": 0, "pictures": False}
+    out = RESULTS / "fashion_train.json"
+    doc = json.loads(out.read_text()) if out.exists() else {"rows": {}}
+    row: dict[str, object] = doc["rows"].get(args.label, {}) if args.reuse_trained else {}
+    row.update({"label": args.label, "genome": args.genome})
 
     def say(msg: str) -> None:
         print(f"[{args.label}] {msg}", flush=True)
 
-    _bundle(base / "trained", genome, state_dict_bytes(build_autoencoder(genome, SHAPE)))
-    row: dict[str, object] = {"label": args.label, "genome": args.genome, "epochs": args.epochs}
-    m = train_bundle(
-        base / "trained",
-        TrainOptions(**{**common, "pictures": True}, epochs=args.epochs, from_scratch=True),
-        say,
-    )
-    row["trained"] = {k: m[k] for k in ("acc", "nmi", "ari", "train_seconds")}
+    def save() -> None:  # after every step, so an interrupted call keeps what it measured
+        doc["rows"][args.label] = {**row, **machine()}
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+
+    if not args.reuse_trained:
+        shutil.rmtree(base, ignore_errors=True)
+        _bundle(base / "trained", genome, state_dict_bytes(build_autoencoder(genome, SHAPE)))
+        m = train_bundle(
+            base / "trained",
+            TrainOptions(**{**common, "pictures": True}, epochs=args.epochs, from_scratch=True),
+            say,
+        )
+        row["epochs"] = args.epochs
+        row["trained"] = {k: m[k] for k in ("acc", "nmi", "ari", "train_seconds")}
+        save()
     trained = (base / "trained" / "trained.safetensors").read_bytes()
-    for method in ("idec", "edcwrn"):
+    for method in args.finetune:
         _bundle(base / method, genome, trained)
         m = train_bundle(
             base / method,
@@ -78,6 +94,7 @@ def main() -> None:
             say,
         )
         row[method] = m["finetune"]
+        save()
     if args.classifiers:
         for mode in ("probe", "finetune"):
             _bundle(base / mode, genome, trained)
@@ -92,10 +109,7 @@ def main() -> None:
                 "epochs": args.classifier_epochs,
                 "seconds": round(time.perf_counter() - t0, 1),
             }
-    out = RESULTS / "fashion_train.json"
-    doc = json.loads(out.read_text()) if out.exists() else {"rows": {}}
-    doc["rows"][args.label] = {**row, **machine()}
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+            save()
     print(json.dumps(row, indent=2))
 
 
