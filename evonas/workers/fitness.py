@@ -224,7 +224,10 @@ def _evaluate(
         if not (np.isfinite(recon) and np.isfinite(z).all()):
             return  # the final gate judges a diverged model
         # a generator of its own, so the training's shuffling goes on as without the checkpoint
-        scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
+        try:
+            scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
+        except ValueError:  # e.g. a single cluster so far: nothing to judge yet
+            return
         objective = scores.get("acc", scores.get("silhouette"))
         checkpoint["rung_acc"] = objective
         if rung.prune_below is not None and objective is not None and objective < rung.prune_below:
