@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -13,6 +14,13 @@ from evonas.workers import Budget, FitnessData
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 TINY_BUDGET = Budget(epochs=5, batch_size=32, lr=1e-2, kmeans_n_init=2)
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a `nas` subprocess a test will Ctrl-C: SIGINT handled as a terminal's
+    Ctrl-C is, even when the tests run in the background of a non-interactive shell, which
+    starts its jobs with SIGINT ignored (and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from evonas.nas.report import SECTIONS, pareto_front
 from evonas.nas.status import RunProgress
 from evonas.storage import IndividualRecord
 
-from ..conftest import TINY_BUDGET
+from ..conftest import TINY_BUDGET, interruptible
 
 ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 SNAPSHOT = RunProgress(
@@ -103,7 +103,7 @@ def test_status_of_a_run_in_progress_in_another_process(tmp_path):
     )
     proc = subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--name",
                              "live", "--db", str(db)], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)  # fmt: skip
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -115,8 +115,9 @@ def test_status_of_a_run_in_progress_in_another_process(tmp_path):
                 if data["generation"] >= 1 and data["status"] == "running":
                     break
             time.sleep(0.5)
-        assert data["last"] == 30 and data["total"] == 4 and data["best_acc"] is not None
-        assert 0 <= data["done"] <= 4 and data["running"] <= 2 and data["elapsed"] > 0
+        # 4 candidates, then (once they are done) the second-seed evaluations of the best 2
+        assert data["last"] == 30 and data["total"] in (4, 6) and data["best_acc"] is not None
+        assert 0 <= data["done"] <= data["total"] and data["running"] <= 2 and data["elapsed"] > 0
         text = nas("status", "live", "--db", str(db))
         assert text.returncode == 0 and text.stdout.startswith("live running | generation ")
     finally:

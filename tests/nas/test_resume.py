@@ -22,7 +22,7 @@ from evonas.errors import ConfigError, NASError
 from evonas.nas import DatasetConfig, RunConfig, resume_search, run_search
 from evonas.storage import GenerationRecord, SQLStorage
 
-from ..conftest import TINY_BUDGET
+from ..conftest import TINY_BUDGET, interruptible
 
 pytestmark = pytest.mark.slow
 
@@ -170,7 +170,8 @@ _STARTED: list[subprocess.Popen] = []
 
 def nas(*args: str, **kw) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", *args], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible, **kw)  # fmt: skip
     _STARTED.append(proc)
     return proc
 
