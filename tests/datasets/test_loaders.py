@@ -169,6 +169,9 @@ max_latent = 16
 def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
     cfg = tmp_path / "small.toml"
     cfg.write_text(SMALL_SEARCH)
+    # the 1,797 digits need a few epochs before a CAE passes the reconstruction gate
+    learned = tmp_path / "learned.toml"
+    learned.write_text(SMALL_SEARCH.replace("epochs = 1", "epochs = 6"))
     db = str(tmp_path / "runs.db")
     run = subprocess.run(
         [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--dataset", "fashion-mnist",
@@ -192,7 +195,7 @@ def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
     assert data["config"]["dataset"]["subset"] == 500 and len(data["generations"]) == 2
     # without labels: the number of clusters must be given, and the objective is the silhouette
     np.savez(tmp_path / "unlabelled.npz", x=(digits.images * 15).astype(np.uint8))
-    base = [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--dataset",
+    base = [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(learned), "--dataset",
             str(tmp_path / "unlabelled.npz"), "--db", db, "--quiet"]  # fmt: skip
     missing = subprocess.run([*base, "--name", "nolabels"], capture_output=True, text=True, env=ENV)
     assert missing.returncode == 1 and "--clusters K" in missing.stderr
