@@ -103,3 +103,15 @@ def test_usage_errors_exit_2():
 def test_debug_shows_the_traceback(tmp_path):
     out = nas("run", "--population", "1", "--db", str(tmp_path / "x.db"), "--debug")
     assert out.returncode == 1 and "Traceback" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_run_where_every_candidate_fails_says_why_and_what_to_change(tmp_path):
+    # a gate no CAE can pass: validation MSE below 1% of the mean image's
+    cfg = tmp_path / "strict.toml"
+    cfg.write_text("population = 2\ngenerations = 0\ncpus = 2\n[budget]\nepochs = 1\ngate_ratio = 0.01\n")
+    run = nas("run", "--config", str(cfg), "--name", "strict", "--db", str(tmp_path / "s.db"), "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "best:" not in run.stdout
+    assert "no candidate was scored: 2 of 2 evaluations failed" in run.stderr
+    assert "failed the reconstruction gate: give each candidate more training (--epochs" in run.stderr

@@ -287,16 +287,35 @@ def _scores(m: dict[str, Any]) -> str:
     return f"ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}"
 
 
+def _nothing_scored(data: dict[str, Any]) -> str:
+    """Why a finished run has no best individual, and what to change."""
+    evaluated = [i for g in data["generations"] for i in g["evaluated"]]
+    failed = [i for i in evaluated if i["status"] == "failed"]
+    gated = sum(1 for i in failed if (i["error"] or "").startswith("gate"))
+    lines = [f"warning: no candidate was scored: {len(failed)} of {len(evaluated)} evaluations failed"]
+    if failed:
+        lines.append(f"  e.g. {failed[0]['compact']}: {failed[0]['error']}")
+    if gated:
+        lines.append(
+            f"  {gated} failed the reconstruction gate: give each candidate more training "
+            "(--epochs, or more images with --subset)"
+        )
+    return "\n".join(lines)
+
+
 def _print_outcome(run: RunInfo, db: str) -> int:
     from evonas.nas.summary import load_run_json
     from evonas.storage import SQLStorage
 
     with SQLStorage(db, create=False) as storage:
-        best = load_run_json(storage, run.id)["best"]
+        data = load_run_json(storage, run.id)
+    best = data["best"]
     print(f"run {run.name} {run.status}")
     if best:
         m = best["metrics"]
         print(f"best: {best['compact']}  {_scores(m)}  recon {m['recon_loss']:.5f}  params {m['params']:,}")
+    elif run.status == "finished":
+        print(_nothing_scored(data), file=sys.stderr)
     print(f"show it with: nas show {run.name} --db {db}")
     return 0
 
