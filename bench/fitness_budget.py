@@ -8,6 +8,8 @@ test split) and reports the Kendall tau and Spearman rho between the two ranking
 Writes bench/results/fitness_budget.json.
 
     .venv/bin/python bench/fitness_budget.py [--genomes 12] [--epochs 30]
+    .venv/bin/python bench/fitness_budget.py --config bench/fashion_search.toml \
+        --data-dir ../shared/datasets/fashion-mnist --epochs 3 --out fitness_budget_fashion.json
 """
 
 from __future__ import annotations
@@ -41,18 +43,22 @@ def main() -> None:
     parser.add_argument("--genomes", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=30, help="the reference training (nas train)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="run configuration (TOML); default: digits")
+    parser.add_argument("--data-dir", type=Path, help="the dataset's directory, when it is read from files")
+    parser.add_argument("--out", default="fitness_budget.json", help="file name in bench/results/")
     parser.add_argument("--summarise", action="store_true", help="recompute the summary of the stored rows")
     args = parser.parse_args()
-    out = RESULTS / "fitness_budget.json"
+    out = RESULTS / args.out
     if args.summarise:
         doc = json.loads(out.read_text())
         doc["summary"] = summarise(doc["rows"])
         out.write_text(json.dumps(doc, indent=2) + "\n")
         print(json.dumps(doc["summary"], indent=2))
         return
-    config = build_config()
+    overrides = {"dataset": {"data_dir": str(args.data_dir)}} if args.data_dir else {}
+    config = build_config(args.config, overrides)
     _, data = prepare_data(config.dataset)
-    space = SearchSpace.preset_for(data.input_shape)
+    space = config.search_space or SearchSpace.preset_for(data.input_shape)
     rng = np.random.default_rng(args.seed)
     genomes: dict[str, object] = {}
     while len(genomes) < args.genomes:
@@ -73,7 +79,12 @@ def main() -> None:
             t0 = time.perf_counter()
             opts = [
                 TrainOptions(
-                    dataset=config.dataset.name, epochs=args.epochs, from_scratch=True, pictures=False, seed=s
+                    dataset=config.dataset.name,
+                    data_dir=config.dataset.data_dir,
+                    epochs=args.epochs,
+                    from_scratch=True,
+                    pictures=False,
+                    seed=s,
                 )
                 for s in (0, 1)
             ]
@@ -89,11 +100,15 @@ def main() -> None:
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
+            # an interrupted run keeps its rows
+            partial = {**machine(), "dataset": config.dataset.name, "rows": rows}
+            (RESULTS / f"{out.stem}.partial.json").write_text(json.dumps(partial, indent=2) + "\n")
     summary = summarise(rows)
     doc = {**machine(), "dataset": config.dataset.name, "budget": config.budget.model_dump(),
            "reference_epochs": args.epochs, "rows": rows, "summary": summary}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / f"{out.stem}.partial.json").unlink(missing_ok=True)
     print(json.dumps(summary, indent=2))
 
 
