@@ -6,7 +6,7 @@ Depends on nothing else of evonas but its errors.
 from evonas.genomes.builder import ConvAutoencoder, build_autoencoder, count_parameters
 from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, Gene, PoolGene
 from evonas.genomes.genome import Genome
-from evonas.genomes.shapes import GenomeReport, LayerShape, infer_shapes, validate_genome
+from evonas.genomes.shapes import GenomeReport, LayerShape, forward_macs, infer_shapes, validate_genome
 from evonas.genomes.space import SearchSpace
 from evonas.genomes.variation import crossover, mutate, random_genome, repair
 
@@ -24,6 +24,7 @@ __all__ = [
     "build_autoencoder",
     "count_parameters",
     "crossover",
+    "forward_macs",
     "infer_shapes",
     "mutate",
     "random_genome",

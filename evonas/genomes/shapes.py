@@ -66,6 +66,22 @@ def infer_shapes(genome: Genome, input_shape: tuple[int, ...]) -> tuple[LayerSha
     return tuple(out)
 
 
+def forward_macs(genome: Genome, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one image through the autoencoder, estimated from the shapes:
+    each conv and the dense layer, twice (the decoder mirrors the encoder). Cheap, for
+    ordering work by cost; not a profile."""
+    c, h, w = check_input_shape(input_shape)
+    macs = 0
+    for gene, layer in zip(genome.genes, infer_shapes(genome, input_shape), strict=True):
+        oc, oh, ow = layer.shape
+        if isinstance(gene, ConvGene):
+            macs += c * oc * gene.kernel * gene.kernel * oh * ow
+        elif isinstance(gene, DenseGene):
+            macs += c * h * w * oc
+        c, h, w = oc, oh, ow
+    return 2 * macs
+
+
 def validate_genome(
     genome: Genome, input_shape: tuple[int, ...], max_params: int | None = None
 ) -> GenomeReport:

@@ -16,8 +16,8 @@ from types import TracebackType
 
 import ray
 
-from evonas.errors import INFRASTRUCTURE
-from evonas.genomes import Genome
+from evonas.errors import INFRASTRUCTURE, InvalidGenomeError
+from evonas.genomes import Genome, forward_macs
 from evonas.workers.fitness import Budget, EvalResult, FitnessData, Rung, evaluate_genome
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,24 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def submission_order(jobs: Sequence[EvalJob], input_shape: tuple[int, int, int]) -> list[int]:
+    """Job indices, most expensive first (estimated multiply-accumulates per image).
+
+    Ray starts tasks roughly in the order they are submitted; starting the longest first keeps
+    a generation from ending with one worker training a large CAE while the others wait
+    (longest-processing-time-first scheduling). Ties keep the given order.
+    """
+
+    def cost(job: EvalJob) -> int:
+        try:
+            return forward_macs(job.genome, input_shape)
+        except InvalidGenomeError:  # fails at once in its task, with the reason
+            return 0
+
+    costs = [cost(job) for job in jobs]
+    return sorted(range(len(jobs)), key=lambda i: -costs[i])
+
+
 class RayEvaluator:
     """Evaluates batches of genomes on Ray. Use as a context manager.
 
@@ -160,8 +178,10 @@ class RayEvaluator:
         if self._data_ref is None:
             raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
         task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
-        refs = [
-            task.remote(
+        index: dict[ray.ObjectRef, int] = {}
+        for i in submission_order(jobs, self.data.input_shape):
+            job = jobs[i]
+            ref = task.remote(
                 job.genome.canonical_json(),
                 self._data_ref,
                 self.budget,
@@ -170,11 +190,9 @@ class RayEvaluator:
                 self.timeout,
                 job.rung,
             )  # type: ignore[call-arg]
-            for job in jobs
-        ]
-        index = {ref: i for i, ref in enumerate(refs)}
-        results: list[EvalResult | None] = [None] * len(refs)
-        pending = list(refs)
+            index[ref] = i
+        results: list[EvalResult | None] = [None] * len(jobs)
+        pending = list(index)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:

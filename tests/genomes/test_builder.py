@@ -11,6 +11,7 @@ from evonas.genomes import (
     SearchSpace,
     build_autoencoder,
     count_parameters,
+    forward_macs,
     random_genome,
 )
 
@@ -64,3 +65,36 @@ def test_genome_and_model_survive_pickling():
     x = torch.rand(2, 1, 8, 8)
     model.eval()
     assert torch.equal(pickle.loads(pickle.dumps(model)).eval()(x), model(x))
+
+
+def _counted_macs(model: torch.nn.Module, shape) -> int:
+    """Multiply-accumulates of every Conv2d and Linear layer, counted on a real forward pass."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += output[0].numel() * module.in_channels * kh * kw
+        else:
+            total += module.in_features * module.out_features
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear):
+            m.register_forward_hook(hook)
+    model.eval()
+    with torch.no_grad():
+        model(torch.rand(1, *shape))
+    return total
+
+
+@pytest.mark.parametrize(("shape", "n"), CASES)
+def test_the_cost_estimate_counts_what_the_model_computes(shape, n):
+    assert forward_macs(Genome.from_compact("c128k3-pmax-c64k3-pmax-c32k3-pmax-d512"), (1, 28, 28)) == 2 * (
+        1 * 128 * 9 * 28 * 28 + 128 * 64 * 9 * 14 * 14 + 64 * 32 * 9 * 7 * 7 + 32 * 3 * 3 * 512
+    )
+    space = SearchSpace.preset_for(shape).model_copy(update={"max_channels": 32, "max_params": 300_000})
+    rng = np.random.default_rng(7 + sum(shape))
+    for _ in range(n):
+        g = random_genome(space, shape, rng)
+        assert forward_macs(g, shape) == _counted_macs(build_autoencoder(g, shape), shape), g.compact()
