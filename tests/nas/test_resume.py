@@ -236,7 +236,11 @@ def journaled(db: Path, name: str, generation: int) -> int:
 
 def test_sigkill_mid_generation_then_resume_equals_an_uninterrupted_run(tmp_path):
     cfg = tmp_path / "run.toml"
-    cfg.write_text(CONFIG_TOML.format(generations=3).replace("epochs = 12", "epochs = 40"))
+    # one evaluation at a time: once generation 2 journals its first evaluation, the next one is
+    # still training, so the kill lands mid-generation even on a busy machine (with two workers
+    # running side by side, both could finish between two polls and the generation be stored)
+    toml = CONFIG_TOML.format(generations=3).replace("epochs = 12", "epochs = 40")
+    cfg.write_text(toml.replace("cpus = 2", "cpus = 1"))
     db = tmp_path / "kill.db"
     whole = nas("run", "--config", str(cfg), "--name", "whole", "--db", str(db), "--quiet")
     assert whole.wait(timeout=600) == 0, whole.communicate()[1]
