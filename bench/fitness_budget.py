@@ -9,7 +9,7 @@ Writes bench/results/fitness_budget.json.
 
     .venv/bin/python bench/fitness_budget.py [--genomes 12] [--epochs 30]
     .venv/bin/python bench/fitness_budget.py --config bench/fashion_search.toml \
-        --data-dir ../shared/datasets/fashion-mnist --epochs 3 --out fitness_budget_fashion.json
+        --data-dir ../shared/datasets/fashion-mnist --epochs 3 --out fitness_budget_fashion.json [--resume]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="the dataset's directory, when it is read from files")
     parser.add_argument("--out", default="fitness_budget.json", help="file name in bench/results/")
     parser.add_argument("--summarise", action="store_true", help="recompute the summary of the stored rows")
+    parser.add_argument("--resume", action="store_true", help="keep an interrupted run's rows")
     args = parser.parse_args()
     out = RESULTS / args.out
     if args.summarise:
@@ -64,9 +65,13 @@ def main() -> None:
     while len(genomes) < args.genomes:
         g = random_genome(space, data.input_shape, rng)
         genomes.setdefault(g.hash, g)
-    rows = []
+    partial_file = RESULTS / f"{out.stem}.partial.json"
+    rows = json.loads(partial_file.read_text())["rows"] if args.resume and partial_file.exists() else []
+    done = {r["genome"] for r in rows}
     with tempfile.TemporaryDirectory() as tmp:
         for g in genomes.values():
+            if g.compact() in done:  # type: ignore[attr-defined]
+                continue
             t0 = time.perf_counter()
             search = [
                 evaluate_genome(g, data, config.budget, evaluation_seed(0, g.hash, r), threads=2)  # type: ignore[arg-type]
@@ -102,13 +107,13 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             # an interrupted run keeps its rows
             partial = {**machine(), "dataset": config.dataset.name, "rows": rows}
-            (RESULTS / f"{out.stem}.partial.json").write_text(json.dumps(partial, indent=2) + "\n")
+            partial_file.write_text(json.dumps(partial, indent=2) + "\n")
     summary = summarise(rows)
     doc = {**machine(), "dataset": config.dataset.name, "budget": config.budget.model_dump(),
            "reference_epochs": args.epochs, "rows": rows, "summary": summary}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / f"{out.stem}.partial.json").unlink(missing_ok=True)
+    partial_file.unlink(missing_ok=True)
     print(json.dumps(summary, indent=2))
 
 
