@@ -352,6 +352,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     print(f"run {data['name']} (id {data['run_id']}): {data['status']}, seed {data['seed']}")
     rows = []
+    so_far: float | None = None
     for g in data["generations"]:
         ev = g["evaluated"]
         key = "acc" if any(i["metrics"]["acc"] is not None for i in ev) else "silhouette"
@@ -359,14 +360,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             i["metrics"][key] for i in ev
             if i["metrics"].get(key) is not None and i["pruned_at_epoch"] is None and i["status"] != "failed"
         ]  # fmt: skip
+        so_far = max([*accs, *([] if so_far is None else [so_far])], default=None)
         rows.append([
             str(g["index"]), str(sum(i["status"] != "cached" for i in ev)),
             str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "pruned" for i in ev)),
             str(sum(i["status"] == "cached" for i in ev)),
             f"{max(accs):.4f}" if accs else "-", f"{sum(accs) / len(accs):.4f}" if accs else "-",
-            f"{g['seconds']:.1f}",
+            f"{so_far:.4f}" if so_far is not None else "-", f"{g['seconds']:.1f}",
         ])  # fmt: skip
-    header = ["gen", "evaluated", "failed", "pruned", "cached", "best score", "mean score", "seconds"]
+    # "best"/"mean" describe the generation's own evaluations; "best so far" the run up to it
+    header = ["gen", "evaluated", "failed", "pruned", "cached", "best", "mean", "best so far", "seconds"]
     print(_table(header, rows))
     best = data["best"]
     if best:
