@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, metavar="N", help="root random seed (default: 0)")
     run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
+    run.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate per candidate (default 3e-3)")
     run.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
     run.add_argument(
         "--address",
@@ -252,8 +253,9 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     if any(v is not None for v in dataset.values()):
         out["dataset"] = {k: v for k, v in dataset.items() if v is not None}
-    if args.epochs is not None:
-        out["budget"] = {"epochs": args.epochs}
+    budget = {"epochs": args.epochs, "lr": args.lr}
+    if any(v is not None for v in budget.values()):
+        out["budget"] = {k: v for k, v in budget.items() if v is not None}
     if args.no_pruning:
         out["pruning"] = {"enabled": False}
     return out

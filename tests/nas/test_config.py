@@ -2,6 +2,7 @@ import pytest
 
 from evonas.errors import ConfigError
 from evonas.nas import build_config
+from evonas.nas.cli import _run_overrides, build_parser
 
 
 def test_defaults_are_a_small_digits_search():
@@ -58,3 +59,13 @@ def test_bad_files(tmp_path):
     ini.write_text("a=1")
     with pytest.raises(ConfigError, match=r"\.toml, \.yaml or \.yml"):
         build_config(ini)
+
+
+def test_budget_flags_override_the_file_and_leave_the_rest(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("[budget]\nepochs = 3\nbatch_size = 32\n")
+    args = build_parser().parse_args(["run", "--config", str(toml), "--lr", "0.001"])
+    cfg = build_config(toml, _run_overrides(args))
+    assert (cfg.budget.epochs, cfg.budget.batch_size, cfg.budget.lr) == (3, 32, 0.001)
+    args = build_parser().parse_args(["run", "--epochs", "8"])
+    assert build_config(None, _run_overrides(args)).budget.lr == build_config().budget.lr
