@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The options a user set: flags left out are None and leave the config file's values."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     flat = {
         "name": args.name, "population": args.population, "generations": args.generations,
@@ -243,19 +248,15 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
         "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate, "strategy": args.strategy,
     }  # fmt: skip
-    out: dict[str, Any] = {k: v for k, v in flat.items() if v is not None}
-    dataset = {
-        "name": args.dataset,
-        "data_dir": args.data_dir,
-        "subset": args.subset,
-        "val_size": args.val_size,
-        "clusters": args.clusters,
-    }
-    if any(v is not None for v in dataset.values()):
-        out["dataset"] = {k: v for k, v in dataset.items() if v is not None}
-    budget = {"epochs": args.epochs, "lr": args.lr}
-    if any(v is not None for v in budget.values()):
-        out["budget"] = {k: v for k, v in budget.items() if v is not None}
+    sections = {
+        "dataset": {
+            "name": args.dataset, "data_dir": args.data_dir, "subset": args.subset,
+            "val_size": args.val_size, "clusters": args.clusters,
+        },
+        "budget": {"epochs": args.epochs, "lr": args.lr},
+    }  # fmt: skip
+    out: dict[str, Any] = _given(flat)
+    out |= {name: given for name, values in sections.items() if (given := _given(values))}
     if args.no_pruning:
         out["pruning"] = {"enabled": False}
     return out
@@ -362,7 +363,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             i["metrics"][key] for i in ev
             if i["metrics"].get(key) is not None and i["pruned_at_epoch"] is None and i["status"] != "failed"
         ]  # fmt: skip
-        so_far = max([*accs, *([] if so_far is None else [so_far])], default=None)
+        if accs and (so_far is None or max(accs) > so_far):
+            so_far = max(accs)
         rows.append([
             str(g["index"]), str(sum(i["status"] != "cached" for i in ev)),
             str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "pruned" for i in ev)),
