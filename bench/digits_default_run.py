@@ -25,8 +25,8 @@ from sklearn.cluster import KMeans
 sys.path.insert(0, str(Path(__file__).parent))
 from _proc import TreeMemory, machine
 
+from evonas.learn import clustering_scores
 from evonas.nas import build_config, prepare_data
-from evonas.workers import clustering_scores
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -57,7 +57,7 @@ def main() -> None:
             key = "channels_last" if fmt else "nchw"
             row[f"{key}_s"] = round(wall, 2)
             row[f"{key}_train_img_per_s"] = round(args.epochs * args.train / wall)
-            row[f"{key}_acc"] = r.acc
+            row[f"{key}_acc"] = r.metrics.acc
         row["speedup"] = round(float(row["nchw_s"]) / float(row["channels_last_s"]), 2)
         rows.append(row)
         print(row, flush=True)

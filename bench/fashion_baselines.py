@@ -27,8 +27,8 @@ from _proc import machine
 
 from evonas.datasets import load_dataset, search_splits
 from evonas.genomes import Genome
-from evonas.workers import Budget, FitnessData, clustering_scores, evaluate_genome
-from evonas.workers.fitness import fit_kmeans
+from evonas.learn import clustering_scores, fit_kmeans
+from evonas.workers import Budget, FitnessData, evaluate_genome
 
 RESULTS = Path(__file__).parent / "results"
 KCAE = "c128k3-pmax-c64k3-pmax-c32k3-pmax-d512"
@@ -80,7 +80,7 @@ def main() -> None:
         bad = [r.error for r in results if r.status != "ok"]
         if bad:
             raise SystemExit(f"{label}: {bad}")
-        scores = [{"acc": r.acc, "nmi": r.nmi, "ari": r.ari} for r in results]
+        scores = [{"acc": r.metrics.acc, "nmi": r.metrics.nmi, "ari": r.metrics.ari} for r in results]
         rows[label] = {
             "genome": compact,
             "params": results[0].params,

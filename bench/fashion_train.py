@@ -1,4 +1,4 @@
-"""Benchmark: full `nas train` protocol on Fashion-MNIST for given genomes (issue 6's figures).
+"""Benchmark: full `nas train` protocol on Fashion-MNIST for given genomes.
 
 For each genome: a fresh bundle, reconstruction training on the 60k training images for
 ``--epochs`` epochs (from scratch, the same budget for every genome), k-means on the t10k test
@@ -26,8 +26,8 @@ from _proc import machine
 
 from evonas.export import write_bundle
 from evonas.genomes import Genome, build_autoencoder
+from evonas.learn import state_dict_bytes
 from evonas.training.train import TrainOptions, train_bundle
-from evonas.workers.fitness import state_dict_bytes
 
 RESULTS = Path(__file__).parent / "results"
 SHAPE = (1, 28, 28)

@@ -37,12 +37,12 @@ from _proc import machine
 
 from evonas.export import write_bundle
 from evonas.genomes import Genome, SearchSpace, build_autoencoder, random_genome
+from evonas.learn import state_dict_bytes
 from evonas.nas import build_config, prepare_data
 from evonas.nas.config import RunConfig
 from evonas.nas.evolution import evaluation_seed
 from evonas.training.train import TrainOptions, train_bundle
 from evonas.workers import evaluate_genome
-from evonas.workers.fitness import state_dict_bytes
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -104,7 +104,7 @@ def main() -> None:
             search_s = (time.perf_counter() - t0) / 2
             row = {
                 "genome": name,
-                "search_acc": [r.acc for r in search],
+                "search_acc": [r.metrics.acc for r in search],
                 "search_status": [r.status for r in search],
                 "search_s": round(search_s, 2),
             }

@@ -28,11 +28,11 @@ from evonas.workers import Budget, FitnessData, evaluate_genome
 RESULTS = Path(__file__).parent / "results"
 PHASES = {
     "whole evaluation": ("fitness.py", "evaluate_genome"),
-    "training (train_reconstruction)": ("fitness.py", "train_reconstruction"),
+    "training (train_reconstruction)": ("reconstruction.py", "train_reconstruction"),
     "  backward": ("_tensor.py", "backward"),
     "  optimiser step": ("adam.py", "step"),
     "  forward (model + loss)": ("module.py", "_call_impl"),
-    "validation reconstruct + encode": ("fitness.py", "_reconstruct_and_encode"),
+    "validation reconstruct + encode": ("reconstruction.py", "reconstruct_and_encode"),
     "k-means + scores (score_codes)": ("fitness.py", "score_codes"),
 }
 
@@ -60,7 +60,7 @@ def main() -> None:
         phases[label] = round(
             max((v[3] for k, v in stats.items() if k[0].endswith(file) and k[2] == func), default=0.0), 2
         )
-    doc = {**machine(), "genome": args.genome, "budget": budget.model_dump(), "acc": result.acc,
+    doc = {**machine(), "genome": args.genome, "budget": budget.model_dump(), "acc": result.metrics.acc,
            "seconds": round(result.seconds, 2), "phases_cumulative_s": phases}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "profile_eval.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -24,7 +24,7 @@ from _proc import machine
 
 from evonas.export import export_run
 from evonas.nas import build_config, run_search
-from evonas.nas.summary import best_individual
+from evonas.nas.summary import best_individual, run_input_shape
 from evonas.storage import SQLStorage
 from evonas.training.train import TrainOptions, train_bundle
 
@@ -43,12 +43,12 @@ def one(strategy: str, seed: int, tmp: Path, epochs: int, overrides: dict) -> di
         curve = []
         for g in gens:
             b = best_individual([x for x in gens if x.index <= g.index])
-            curve.append(b.acc if b else None)
+            curve.append(b.metrics.acc if b else None)
         best = best_individual(gens)
         assert best is not None
         trained = [i for g in gens for i in g.individuals if i.status != "cached"]
         out = tmp / f"{strategy}-{seed}"
-        bundle = export_run(storage, Path(run.config["weights_dir"]), "q", out, (1, 8, 8))
+        bundle = export_run(storage, Path(run.config["weights_dir"]), "q", out, run_input_shape(run))
     final = train_bundle(
         bundle.directory,
         TrainOptions(dataset=config.dataset.name, epochs=epochs, from_scratch=True, pictures=False),

@@ -30,7 +30,12 @@ def download(name: str, data_dir: Path, timeout: float = 60.0) -> Path:
         raise DatasetError(
             f"The dataset of 'nas data download' must be one of {sorted(SOURCES)}. Got {name!r} instead."
         )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DatasetError(f"--data-dir {data_dir} is a file: name a folder to put the files in.")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"Cannot create the folder {data_dir}: {exc.strerror}.") from None
     for url in SOURCES[name]:
         target = data_dir / url.rsplit("/", 1)[1]
         if target.exists():

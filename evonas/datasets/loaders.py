@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -136,6 +137,26 @@ def load_idx_dataset(name: str, data_dir: Path | None) -> ImageData:
 
 
 # -- CIFAR-10 ------------------------------------------------------------------------------------
+class _Forbidden(Exception):
+    """A pickle asked for a global that a CIFAR-10 batch never holds."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles built-in containers, bytes, strings, numbers and numpy arrays, nothing else:
+    a crafted batch file cannot name a function to call (``os.system``, ``eval``, ...)."""
+
+    ALLOWED = frozenset({
+        (module, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("_reconstruct", "scalar")  # an array, a number (from its dtype and bytes)
+    } | {("numpy", "ndarray"), ("numpy", "dtype")})  # fmt: skip
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise _Forbidden(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
 def load_cifar10(data_dir: Path | None) -> ImageData:
     """The official python-pickle batches (data_batch_1..5, test_batch), in DIR or
     DIR/cifar-10-batches-py."""
@@ -148,9 +169,15 @@ def load_cifar10(data_dir: Path | None) -> ImageData:
         if not path.is_file():
             raise DatasetError(f"Missing {stem} in {folder} (the CIFAR-10 python version has 6 batch files).")
         try:
-            with path.open("rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")  # the official format is pickle
+            with path.open("rb") as fh:  # the official format is pickle: read it without running code
+                batch = _BatchUnpickler(fh, encoding="bytes").load()
             data, labels = batch[b"data"], batch[b"labels"]
+        except _Forbidden as exc:
+            raise DatasetError(
+                f"{path} is not a CIFAR-10 batch: it asks to run {exc} while loading, which evonas "
+                "refuses (an official batch holds only a dict, lists, bytes and a numpy array). "
+                "Download the official files again."
+            ) from None
         except Exception as exc:
             raise DatasetError(
                 f"{path} is not a CIFAR-10 batch (a pickled dict with data and labels): {exc}"
@@ -165,8 +192,32 @@ def load_cifar10(data_dir: Path | None) -> ImageData:
 
 
 # -- custom .npz ---------------------------------------------------------------------------------
-def load_npz(path: Path) -> ImageData:
-    """``x`` as (N, H, W), (N, H, W, C) or (N, C, H, W), uint8 or float; optional integer ``y``."""
+Layout = Literal["auto", "nchw", "nhwc"]
+CHANNEL_COUNTS = (1, 3, 4)
+
+
+def resolve_layout(shape: tuple[int, ...], layout: Layout = "auto") -> Literal["nchw", "nhwc"]:
+    """Which axis of an (N, A, B, C) array holds the channels.
+
+    ``auto``: channels-last (NHWC) when C is 1, 3 or 4 and A is not; channels-first (NCHW) when A
+    is and C is not; when both could be (e.g. (N, 4, 4, 3)) channels-last, the layout of image
+    files and of most numpy image code, with a warning that ``--layout nchw`` says otherwise."""
+    if layout != "auto":
+        return layout
+    first, last = shape[1] in CHANNEL_COUNTS, shape[-1] in CHANNEL_COUNTS
+    if first and not last:
+        return "nchw"
+    if first and last:
+        log.warning(
+            "x has shape %s: both axis 1 and the last axis could hold the channels; reading it as "
+            "(N, H, W, C), channels last (pass --layout nchw if axis 1 holds them)", shape,
+        )  # fmt: skip
+    return "nhwc" if last else "nchw"
+
+
+def load_npz(path: Path, layout: Layout = "auto") -> ImageData:
+    """``x`` as (N, H, W), (N, H, W, C) or (N, C, H, W), uint8 or float; optional integer ``y``.
+    ``layout`` says how a 4-d ``x`` is laid out (:func:`resolve_layout`)."""
     if not path.is_file():
         raise DatasetError(f"No file {path}.")
     try:
@@ -181,10 +232,13 @@ def load_npz(path: Path) -> ImageData:
         raise DatasetError(f"Cannot read {path} as an .npz file: {exc}") from None
     if x.ndim == 3:
         x = x[:, None]
-    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
-        x = np.moveaxis(x, -1, 1)
-    elif x.ndim != 4:
+    elif x.ndim == 4:
+        if resolve_layout(x.shape, layout) == "nhwc":
+            x = np.moveaxis(x, -1, 1)
+    else:
         raise DatasetError(f"{path}: 'x' must be (N, H, W), (N, H, W, C) or (N, C, H, W); got {x.shape}.")
+    if x.shape[0] == 0 or min(x.shape[1:]) == 0:
+        raise DatasetError(f"{path}: 'x' holds no images (shape {x.shape}).")
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     elif np.issubdtype(x.dtype, np.floating):
@@ -212,10 +266,10 @@ DATASETS: dict[str, Callable[[Path | None], ImageData]] = {
 }
 
 
-def load_dataset(name: str, data_dir: Path | None = None) -> ImageData:
+def load_dataset(name: str, data_dir: Path | None = None, layout: Layout = "auto") -> ImageData:
     """Load a dataset by name, or a custom ``.npz`` file by path; raises :class:`DatasetError`."""
     if name.endswith(".npz"):
-        return load_npz(Path(name))
+        return load_npz(Path(name), layout)
     try:
         loader = DATASETS[name]
     except KeyError:

@@ -35,7 +35,7 @@ def search_splits(
     if n - n_test - val_size < 2:
         raise DatasetError(
             f"Dataset {data.name!r} has {n} images: too few for a test split of {n_test} "
-            f"and a validation split of {val_size} (lower val_size)."
+            f"and a validation split of {val_size} (lower --val-size)."
         )
     rng = np.random.default_rng(SPLIT_SEED)
     if data.n_test is not None:  # the dataset's official test split: its last n_test rows

@@ -3,10 +3,17 @@
 Depends on nothing else of evonas but its errors.
 """
 
-from evonas.genomes.builder import ConvAutoencoder, build_autoencoder, count_parameters
+from evonas.genomes.builder import ConvAutoencoder, build_autoencoder
 from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, Gene, PoolGene
 from evonas.genomes.genome import Genome
-from evonas.genomes.shapes import GenomeReport, LayerShape, forward_macs, infer_shapes, validate_genome
+from evonas.genomes.shapes import (
+    GenomeReport,
+    LayerShape,
+    count_parameters,
+    forward_macs,
+    infer_shapes,
+    validate_genome,
+)
 from evonas.genomes.space import SearchSpace
 from evonas.genomes.variation import crossover, mutate, random_genome, repair
 

@@ -95,24 +95,3 @@ def build_autoencoder(genome: Genome, input_shape: tuple[int, ...]) -> ConvAutoe
 
     decoder = [m for block in reversed(decoder_blocks) for m in block]
     return ConvAutoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), genome.latent_dim)
-
-
-def count_parameters(genome: Genome, input_shape: tuple[int, ...]) -> int:
-    """The number of trainable parameters of :func:`build_autoencoder`'s model, computed
-    without building it (the builder tests check the two agree)."""
-    layers = infer_shapes(genome, input_shape)
-    shapes_in = [tuple(input_shape)] + [layer.shape for layer in layers[:-1]]
-    genes = genome.genes
-    total = 0
-    for i, gene in enumerate(genes):
-        c_in, h, w = shapes_in[i]
-        if isinstance(gene, ConvGene):
-            bn = i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene)
-            weights = 2 * c_in * gene.channels * gene.kernel**2  # encoder conv + its mirror
-            encoder_extra = 2 * gene.channels if bn else gene.channels  # BN affine or bias
-            decoder_extra = c_in if i == 0 or not bn else 2 * c_in
-            total += weights + encoder_extra + decoder_extra
-        elif isinstance(gene, DenseGene):
-            flat = c_in * h * w
-            total += 2 * flat * gene.latent + gene.latent + flat
-    return total

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evonas.errors import InvalidGenomeError
-from evonas.genomes.genes import ConvGene, DenseGene, PoolGene, gene_token
+from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, PoolGene, gene_token
 from evonas.genomes.genome import Genome
 
 Shape = tuple[int, int, int]  # (channels, height, width)
@@ -90,8 +90,6 @@ def validate_genome(
     The ordering rules hold for every :class:`Genome` already; this adds the checks that
     depend on the data: no collapsing spatial size, and the parameter limit.
     """
-    from evonas.genomes.builder import count_parameters  # torch is imported lazily
-
     layers = infer_shapes(genome, input_shape)
     params = count_parameters(genome, input_shape)
     if max_params is not None and params > max_params:
@@ -100,3 +98,24 @@ def validate_genome(
             f"over the limit of {max_params:,} (search_space.max_params)."
         )
     return GenomeReport(check_input_shape(input_shape), layers, params)
+
+
+def count_parameters(genome: Genome, input_shape: tuple[int, ...]) -> int:
+    """The number of trainable parameters of :func:`build_autoencoder`'s model, computed
+    from the shapes without building it (the builder tests check the two agree)."""
+    layers = infer_shapes(genome, input_shape)
+    shapes_in = [tuple(input_shape)] + [layer.shape for layer in layers[:-1]]
+    genes = genome.genes
+    total = 0
+    for i, gene in enumerate(genes):
+        c_in, h, w = shapes_in[i]
+        if isinstance(gene, ConvGene):
+            bn = i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene)
+            weights = 2 * c_in * gene.channels * gene.kernel**2  # encoder conv + its mirror
+            encoder_extra = 2 * gene.channels if bn else gene.channels  # BN affine or bias
+            decoder_extra = c_in if i == 0 or not bn else 2 * c_in
+            total += weights + encoder_extra + decoder_extra
+        elif isinstance(gene, DenseGene):
+            flat = c_in * h * w
+            total += 2 * flat * gene.latent + gene.latent + flat
+    return total

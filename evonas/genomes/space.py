@@ -30,9 +30,9 @@ class SearchSpace(BaseModel):
     pool_modes: tuple[PoolMode, ...] = Field(POOL_MODES, min_length=1)
     min_convs: int = Field(1, ge=1, le=64)
     max_convs: int = Field(8, ge=1, le=64)
-    min_latent: int = Field(2, ge=1)
-    max_latent: int = Field(128, ge=1)
-    max_params: int = Field(2_000_000, ge=1, description="Largest allowed autoencoder size.")
+    min_latent: int = Field(2, ge=1, le=65_536)
+    max_latent: int = Field(128, ge=1, le=65_536)
+    max_params: int = Field(2_000_000, ge=1, le=10**10, description="Largest allowed autoencoder size.")
     p_batchnorm: float = Field(0.4, ge=0, le=1, description="Chance a drawn conv gets batchnorm.")
     p_pool: float = Field(0.5, ge=0, le=1, description="Chance a drawn conv is followed by a pool.")
 

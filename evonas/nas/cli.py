@@ -1,7 +1,9 @@
 """The ``nas`` command: a thin layer that parses flags, builds the config and calls the library.
 
-User errors print one line on stderr and exit 1 (usage errors exit 2); ``--debug``
-shows the traceback instead.
+Each command has a parser function and a command function; flags shared by several commands come
+from small parent parsers, so each is written once. User errors print one line on stderr and exit
+1 (usage errors exit 2); ``--debug`` shows the traceback instead. Ctrl-C and SIGTERM stop a
+command the same way: a search is marked ``interrupted`` (resumable) and ``nas`` exits 130.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from evonas import __version__
 from evonas.errors import NASError
@@ -25,39 +27,74 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("evonas")
 
+EXIT_ERROR = 1  # a user error: one line on stderr
+EXIT_USAGE = 2  # argparse's usage errors
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; the run is marked interrupted and can be resumed
 
-def _common(p: argparse.ArgumentParser) -> None:
+Command = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line: what is wrong and where to read more (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- flags shared between commands --------------------------------------------------------
+def _parent(*adders: Callable[[argparse.ArgumentParser], object]) -> argparse.ArgumentParser:
+    parent = Parser(add_help=False)
+    for add in adders:
+        add(parent)
+    return parent
+
+
+def _debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
 
 
 def _db(p: argparse.ArgumentParser, default: str | None = DEFAULT_DB_URL) -> None:
-    p.add_argument("--db", default=default, metavar="URL",
-                   help=f"SQLAlchemy URL or SQLite file (default: {DEFAULT_DB_URL})")  # fmt: skip
-
-
-def _log_file(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--log-file",
-        type=Path,
-        metavar="PATH",
+        "--db", default=default, metavar="URL",
+        help=f"SQLAlchemy URL or SQLite file (default: {DEFAULT_DB_URL})",
+    )  # fmt: skip
+
+
+def _run_key(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run name or id")
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _driver(p: argparse.ArgumentParser) -> None:
+    """Flags of the commands that drive a search (run, resume)."""
+    p.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
+    p.add_argument(
+        "--address", metavar="ADDR", default=os.environ.get("RAY_ADDRESS") or None,
+        help="join this Ray cluster ('auto': the one running on this machine) instead of starting an "
+        "isolated local one (default: $RAY_ADDRESS)",
+    )  # fmt: skip
+    p.add_argument(
+        "--reuse", action="store_true",
+        help="reuse evaluations of other runs in the database with the same data and budget",
+    )  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--log-file", type=Path, metavar="PATH",
         help="where Ray's and PyTorch's messages go (default: beside the SQLite file, *.log)",
-    )
+    )  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nas",
-        description="evonas: evolve convolutional-autoencoder architectures with a genetic algorithm.",
-    )
-    parser.add_argument("--version", action="version", version=f"evonas {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+# -- the commands' parsers ------------------------------------------------------------------
+def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     run = sub.add_parser(
-        "run",
-        help="start an evolution run",
+        "run", parents=[common, _parent(_driver)], help="start an evolution run",
         description="Evolve CAE architectures and record every generation in the database. "
         "Generation 0 is the initial population; --generations N evolves N more.",
-    )
+    )  # fmt: skip
+    _db(run, default=None)  # a config file may name the database
     run.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML or YAML file of options (flags override it)"
     )
@@ -66,14 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", help="digits (default, built in), mnist, fashion-mnist, cifar10, or FILE.npz"
     )
     run.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
+    run.add_argument(
+        "--layout", choices=["auto", "nchw", "nhwc"],
+        help="how a 4-d array of an .npz file is laid out (default auto: channels last when the last "
+        "axis has 1, 3 or 4 entries and axis 1 has not; when both could, channels last)",
+    )  # fmt: skip
     run.add_argument("--subset", type=int, metavar="N", help="use at most N training images")
     run.add_argument("--val-size", type=int, metavar="N", help="validation images fitness is scored on (400)")
     run.add_argument(
-        "--clusters",
-        type=int,
-        metavar="K",
+        "--clusters", type=int, metavar="K",
         help="clusters k-means looks for (default: the number of classes; required without labels)",
-    )
+    )  # fmt: skip
     run.add_argument("--population", type=int, metavar="N", help="survivors per generation (default: 10)")
     run.add_argument(
         "--generations", type=int, metavar="N", help="generations after generation 0 (default: 5)"
@@ -81,131 +121,101 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, metavar="N", help="root random seed (default: 0)")
     run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
     run.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate per candidate (default 3e-3)")
-    run.add_argument("--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)")
-    run.add_argument(
-        "--address",
-        metavar="ADDR",
-        default=os.environ.get("RAY_ADDRESS") or None,
-        help="join this Ray cluster instead of starting one (default: $RAY_ADDRESS)",
-    )
     run.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per evaluation (default: 1)")
     run.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        metavar="N",
+        "--gpus-per-trial", type=float, metavar="N",
         help="GPUs per evaluation, fractions allowed (default: 0, the CPU)",
-    )
+    )  # fmt: skip
     run.add_argument(
         "--trial-timeout", type=float, metavar="S", help="fail an evaluation still training after S s"
     )
     run.add_argument(
-        "--strategy",
-        choices=["ga", "random"],
+        "--strategy", choices=["ga", "random"],
         help="ga (default): offspring by crossover and mutation; random: random search, the baseline",
-    )
+    )  # fmt: skip
     run.add_argument(
-        "--no-pruning",
-        action="store_true",
+        "--no-pruning", action="store_true",
         help="evaluate every candidate fully (default: offspring clearly worse than their parents "
         "at the half-budget checkpoint stop there, status 'pruned')",
-    )
+    )  # fmt: skip
     run.add_argument(
-        "--reevaluate",
-        type=int,
-        metavar="N",
+        "--reevaluate", type=int, metavar="N",
         help="best new candidates per generation evaluated again with a second seed (default: 2)",
-    )
-    run.add_argument(
-        "--reuse",
-        action="store_true",
-        help="reuse evaluations of other runs in the database with the same data and budget",
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress output")
-    _log_file(run)
-    _db(run, default=None)
-    _common(run)
+    )  # fmt: skip
+    run.set_defaults(func=cmd_run)
 
+
+def _add_resume(sub: Any, common: argparse.ArgumentParser) -> None:
     resume = sub.add_parser(
-        "resume",
+        "resume", parents=[common, _parent(_run_key, _db, _driver)],
         help="continue a run from its last stored generation",
-        description="Continue a run from its last completed generation, whatever stopped it (Ctrl-C, a "
-        "crash, SIGKILL, a reboot). Evaluations that were in flight run again; nothing stored is "
-        "recomputed. The run's stored configuration is used; only --generations may grow.",
-    )
-    resume.add_argument("run", metavar="RUN", help="run name or id")
+        description="Continue a run from its last completed generation, whatever stopped it (Ctrl-C, "
+        "SIGTERM, a crash, SIGKILL, a reboot). Evaluations that were in flight run again; nothing stored "
+        "is recomputed. The run's stored configuration is used; only --generations may grow.",
+    )  # fmt: skip
     resume.add_argument(
         "--generations", type=int, metavar="N", help="evolve up to generation N (extend a run)"
     )
     resume.add_argument(
-        "--cpus", type=int, metavar="N", help="CPUs for the local Ray instance (default: all)"
+        "--force", action="store_true",
+        help="no longer needed, kept for scripts: a run whose driver has stopped (its heartbeat is "
+        "stale, or its process on this machine has ended) is taken over; a live one never is",
+    )  # fmt: skip
+    resume.set_defaults(func=cmd_resume)
+
+
+def _add_readers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The commands that read the database: runs, status, show, report, compare."""
+    one_run = _parent(_run_key, _db)
+    p = sub.add_parser("runs", parents=[common, _parent(_db)], help="list the runs in a database")
+    p.set_defaults(func=cmd_runs)
+    p = sub.add_parser(
+        "status", parents=[common, one_run, _parent(_json)],
+        help="the progress figures of a run, also while it runs in another process",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "show", parents=[common, one_run, _parent(_json)],
+        help="per-generation summary and best individual of a run",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser(
+        "report", parents=[common, one_run], help="write a self-contained HTML report of a run"
     )
-    resume.add_argument(
-        "--address",
-        metavar="ADDR",
-        default=os.environ.get("RAY_ADDRESS") or None,
-        help="join this Ray cluster instead of starting one (default: $RAY_ADDRESS)",
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser(
+        "compare", parents=[common, _parent(_db)], help="best metrics, evaluations and time of several runs"
     )
-    resume.add_argument("--reuse", action="store_true", help="reuse evaluations of other runs (see nas run)")
-    resume.add_argument(
-        "--force", action="store_true", help="resume a run marked running whose driver is gone"
-    )
-    resume.add_argument("--quiet", action="store_true", help="no progress output")
-    _log_file(resume)
-    _db(resume)
-    _common(resume)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run names or ids")
+    p.set_defaults(func=cmd_compare)
 
-    data = sub.add_parser("data", help="dataset files")
-    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    dl = data_sub.add_parser("download", help="fetch a dataset's official files (needs the internet)")
-    dl.add_argument("name", metavar="NAME", help="mnist, fashion-mnist or cifar10")
-    dl.add_argument("--data-dir", type=Path, required=True, metavar="PATH", help="where to put the files")
-    _common(dl)
-    data.set_defaults(command="data")
 
-    runs = sub.add_parser("runs", help="list the runs in a database")
-    _db(runs)
-    _common(runs)
-
-    status = sub.add_parser(
-        "status", help="the progress figures of a run, also while it runs in another process"
-    )
-    status.add_argument("run", metavar="RUN", help="run name or id")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
-    _db(status)
-    _common(status)
-
-    report = sub.add_parser("report", help="write a self-contained HTML report of a run")
-    report.add_argument("run", metavar="RUN", help="run name or id")
-    report.add_argument("--out", type=Path, required=True, metavar="FILE", help="the HTML file to write")
-    _db(report)
-    _common(report)
-
-    compare = sub.add_parser("compare", help="best metrics, evaluations and time of several runs")
-    compare.add_argument("runs", nargs="+", metavar="RUN", help="run names or ids")
-    _db(compare)
-    _common(compare)
-
+def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
     export = sub.add_parser(
-        "export",
+        "export", parents=[common, _parent(_run_key, _db)],
         help="write a run's best genome as a self-contained PyTorch bundle",
         description="Write genome.json, model.safetensors (the weights from its evaluation) and model.py "
         "(plain PyTorch, needs nothing of evonas) into DIR.",
-    )
-    export.add_argument("run", metavar="RUN", help="run name or id")
+    )  # fmt: skip
     which = export.add_mutually_exclusive_group()
-    which.add_argument("--rank", type=int, metavar="K", help="the K-th best genome by ACC (default: 1)")
+    which.add_argument("--rank", type=int, metavar="K", help="the K-th best genome (default: 1, the best)")
     which.add_argument("--hash", metavar="H", help="the genome with this hash (a unique prefix is enough)")
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the bundle folder")
-    _db(export)
-    _common(export)
+    export.add_argument(
+        "--force", action="store_true", help="write into DIR even if it is not empty (replacing a bundle)"
+    )
+    export.set_defaults(func=cmd_export)
 
+
+def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     train = sub.add_parser(
-        "train",
+        "train", parents=[common, _parent(_json)],
         help="train an exported architecture fully and evaluate it (k-means on the test split)",
         description="Train the bundle's autoencoder on the training split, encode the test split, run "
         "k-means and report ACC, NMI, ARI, per-class precision / recall / F1 and the confusion "
         "matrix; save trained.safetensors, metrics.json and pictures into DIR.",
-    )
+    )  # fmt: skip
     train.add_argument("dir", type=Path, metavar="DIR", help="a bundle written by nas export")
     train.add_argument("--dataset", required=True, help="dataset name (e.g. digits)")
     train.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
@@ -225,17 +235,46 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--classifier", choices=["probe", "finetune"], help="a softmax head on the labels")
     train.add_argument("--classifier-epochs", type=int, default=10, metavar="N")
     train.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
-    train.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    _common(train)
+    train.set_defaults(func=cmd_train)
 
-    show = sub.add_parser("show", help="per-generation summary and best individual of a run")
-    show.add_argument("run", metavar="RUN", help="run name or id")
-    show.add_argument("--json", action="store_true", help="print one JSON object")
-    _db(show)
-    _common(show)
+
+def _add_data(sub: Any, common: argparse.ArgumentParser) -> None:
+    data = sub.add_parser("data", help="dataset files")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dl = actions.add_parser(
+        "download", parents=[common], help="fetch a dataset's official files (needs the internet)"
+    )
+    dl.add_argument("name", metavar="NAME", help="mnist, fashion-mnist or cifar10")
+    dl.add_argument("--data-dir", type=Path, required=True, metavar="PATH", help="where to put the files")
+    dl.set_defaults(func=cmd_data_download)
+
+
+def _add_db(sub: Any, common: argparse.ArgumentParser) -> None:
+    db = sub.add_parser("db", help="the database itself")
+    actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser(
+        "upgrade", parents=[common, _parent(_db)],
+        help="upgrade a database to this evonas's schema",
+        description="Upgrade the database's schema to the newest revision this evonas knows (Alembic "
+        "migrations, in one transaction). Commands that open the database upgrade it too.",
+    )  # fmt: skip
+    up.set_defaults(func=cmd_db_upgrade)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="nas",
+        description="evonas: evolve convolutional-autoencoder architectures with a genetic algorithm.",
+    )
+    parser.add_argument("--version", action="version", version=f"evonas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _parent(_debug)
+    for add in (_add_run, _add_resume, _add_readers, _add_export, _add_train, _add_data, _add_db):
+        add(sub, common)
     return parser
 
 
+# -- the commands ---------------------------------------------------------------------------
 def _given(values: dict[str, Any]) -> dict[str, Any]:
     """The options a user set: flags left out are None and leave the config file's values."""
     return {k: v for k, v in values.items() if v is not None}
@@ -251,7 +290,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     sections = {
         "dataset": {
             "name": args.dataset, "data_dir": args.data_dir, "subset": args.subset,
-            "val_size": args.val_size, "clusters": args.clusters,
+            "val_size": args.val_size, "clusters": args.clusters, "layout": args.layout,
         },
         "budget": {"epochs": args.epochs, "lr": args.lr},
     }  # fmt: skip
@@ -278,116 +317,63 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run = resume_search(
         args.run, args.db, generations=args.generations, progress=None if args.quiet else progress_for(),
-        reuse=args.reuse, force=args.force, address=args.address, cpus=args.cpus,
+        reuse=args.reuse, address=args.address, cpus=args.cpus,
     )  # fmt: skip
     return _print_outcome(run, args.db)
 
 
-def _scores(m: dict[str, Any]) -> str:
-    """ACC / NMI / ARI, or the silhouette when the data had no labels."""
-    if m.get("acc") is None:
-        return f"silhouette {m.get('silhouette', float('nan')):.4f} (no labels)"
-    return f"ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}"
-
-
-def _nothing_scored(data: dict[str, Any]) -> str:
-    """Why a finished run has no best individual, and what to change."""
-    evaluated = [i for g in data["generations"] for i in g["evaluated"]]
-    failed = [i for i in evaluated if i["status"] == "failed"]
-    gated = sum(1 for i in failed if (i["error"] or "").startswith("gate"))
-    lines = [f"warning: no candidate was scored: {len(failed)} of {len(evaluated)} evaluations failed"]
-    if failed:
-        lines.append(f"  e.g. {failed[0]['compact']}: {failed[0]['error']}")
-    if gated:
-        lines.append(
-            f"  {gated} failed the reconstruction gate: give each candidate more training "
-            "(--epochs, or more images with --subset)"
-        )
-    return "\n".join(lines)
-
-
 def _print_outcome(run: RunInfo, db: str) -> int:
-    from evonas.nas.summary import load_run_json
+    from evonas.nas.summary import best_individual, nothing_scored, scores_line
+    from evonas.statuses import RunStatus
     from evonas.storage import SQLStorage
 
     with SQLStorage(db, create=False) as storage:
-        data = load_run_json(storage, run.id)
-    best = data["best"]
+        gens = storage.load_generations(run.id)
+        safe_db = storage.safe_url
+    best = best_individual(gens)
     print(f"run {run.name} {run.status}")
     if best:
-        m = best["metrics"]
-        print(f"best: {best['compact']}  {_scores(m)}  recon {m['recon_loss']:.5f}  params {m['params']:,}")
-    elif run.status == "finished":
-        print(_nothing_scored(data), file=sys.stderr)
-    print(f"show it with: nas show {run.name} --db {db}")
+        from evonas.genomes import Genome
+
+        m = best.metrics
+        print(f"best: {Genome.from_json(best.genome).compact()}  {scores_line(m)}  "
+              f"recon {m.recon_loss or 0.0:.5f}  params {m.params or 0:,}")  # fmt: skip
+    elif run.status == RunStatus.FINISHED:
+        print(nothing_scored(gens), file=sys.stderr)
+    print(f"show it with: nas show {run.name} --db {safe_db}")
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from evonas.nas.summary import best_individual
+    from evonas.nas.summary import runs_table
     from evonas.storage import SQLStorage
 
     with SQLStorage(args.db, create=False) as storage:
-        rows = []
-        for run in storage.list_runs():
-            gens = storage.load_generations(run.id)
-            best = best_individual(gens)
-            rows.append([
-                str(run.id), run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")),
-                str(len(gens)), f"{best.score:.4f}" if best and best.score is not None else "-",
-                run.created_at.strftime("%Y-%m-%d %H:%M"),
-            ])  # fmt: skip
-    if not rows:
-        print(f"no runs in {args.db}")
-        return 0
-    print(_table(["id", "name", "status", "dataset", "generations", "best acc", "created (UTC)"], rows))
+        table = runs_table(storage)
+        safe_db = storage.safe_url
+    print(table if table is not None else f"no runs in {safe_db}")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from evonas.nas.summary import load_run_json
+    from evonas.nas.summary import best_individual, generations_table, run_json, scores_line
     from evonas.storage import SQLStorage
 
     with SQLStorage(args.db, create=False) as storage:
-        data = load_run_json(storage, args.run)
+        run = storage.get_run(args.run)
+        gens = storage.load_generations(run.id)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(run_json(run, gens), indent=2))
         return 0
-    print(f"run {data['name']} (id {data['run_id']}): {data['status']}, seed {data['seed']}")
-    rows = []
-    so_far: float | None = None
-    for g in data["generations"]:
-        ev = g["evaluated"]
-        key = "acc" if any(i["metrics"]["acc"] is not None for i in ev) else "silhouette"
-        accs = [
-            i["metrics"][key] for i in ev
-            if i["metrics"].get(key) is not None and i["pruned_at_epoch"] is None and i["status"] != "failed"
-        ]  # fmt: skip
-        if accs and (so_far is None or max(accs) > so_far):
-            so_far = max(accs)
-        rows.append([
-            str(g["index"]), str(sum(i["status"] != "cached" for i in ev)),
-            str(sum(i["status"] == "failed" for i in ev)), str(sum(i["status"] == "pruned" for i in ev)),
-            str(sum(i["status"] == "cached" for i in ev)),
-            f"{max(accs):.4f}" if accs else "-", f"{sum(accs) / len(accs):.4f}" if accs else "-",
-            f"{so_far:.4f}" if so_far is not None else "-", f"{g['seconds']:.1f}",
-        ])  # fmt: skip
-    # "best"/"mean" describe the generation's own evaluations; "best so far" the run up to it
-    header = ["gen", "evaluated", "failed", "pruned", "cached", "best", "mean", "best so far", "seconds"]
-    print(_table(header, rows))
-    best = data["best"]
+    print(f"run {run.name} (id {run.id}): {run.status}, seed {run.seed}")
+    print(generations_table(gens))
+    best = best_individual(gens)
     if best:
-        m = best["metrics"]
-        print(f"best: {best['compact']} (hash {best['hash']})")
-        print(f"      {_scores(m)}  recon {m['recon_loss']:.5f}  params {m['params']:,}")
-    return 0
+        from evonas.genomes import Genome
 
-
-def cmd_data(args: argparse.Namespace) -> int:
-    from evonas.datasets.download import download
-
-    path = download(args.name, args.data_dir)
-    print(f"{args.name} is ready in {path}: use --dataset {args.name} --data-dir {path}")
+        m = best.metrics
+        print(f"best: {Genome.from_json(best.genome).compact()} (hash {best.hash})")
+        print(f"      {scores_line(m)}  recon {m.recon_loss or 0.0:.5f}  params {m.params or 0:,}")
     return 0
 
 
@@ -407,8 +393,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from evonas.nas.report import write_report
     from evonas.storage import SQLStorage
 
-    if not args.out.parent.exists():
-        raise NASError(f"Cannot write {args.out}: the folder {args.out.parent} does not exist.")
     with SQLStorage(args.db, create=False) as storage:
         out = write_report(storage, args.run, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
@@ -416,37 +400,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from evonas.genomes import Genome
-    from evonas.nas.summary import best_individual
+    from evonas.nas.summary import compare_table
     from evonas.storage import SQLStorage
 
-    rows = []
     with SQLStorage(args.db, create=False) as storage:
-        for key in args.runs:
-            run = storage.get_run(key)
-            gens = storage.load_generations(run.id)
-            inds = [i for g in gens for i in g.individuals]
-            trained = [i for i in inds if i.status != "cached"]
-            best = best_individual(gens)
-            wall = ((run.finished_at or run.updated_at) - run.created_at).total_seconds()
-            failed = sum(i.status == "failed" for i in inds)
-            rows.append([
-                run.name, run.status, str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
-                str(len(trained)), str(len(inds) - len(trained)), str(failed),
-                *(f"{v:.4f}" if (v := getattr(best, k) if best else None) is not None else "-"
-                  for k in ("acc", "nmi", "ari")),
-                Genome.from_json(best.genome).compact() if best else "-",
-                f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
-            ])  # fmt: skip
-    header = ["run", "status", "dataset", "generations", "trained", "cached", "failed",
-              "best acc", "nmi", "ari", "best genome", "eval s", "wall s"]  # fmt: skip
-    print(_table(header, rows))
+        print(compare_table(storage, args.runs))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from evonas.export import export_run
-    from evonas.nas.summary import run_input_shape
+    from evonas.nas.summary import run_input_shape, scores_line
     from evonas.storage import SQLStorage
     from evonas.storage.weights import default_weights_dir
 
@@ -454,9 +418,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         run = storage.get_run(args.run)
         weights_dir = Path(run.config.get("weights_dir") or default_weights_dir(args.db))
         bundle = export_run(storage, weights_dir, args.run, args.out, run_input_shape(run),
-                            rank=args.rank, genome_hash=args.hash)  # fmt: skip
+                            rank=args.rank, genome_hash=args.hash, force=args.force)  # fmt: skip
+    from evonas.metrics import Metrics
+
     m = bundle.meta["metrics"]
-    print(f"exported {bundle.genome.compact()} (rank {m['rank']}, {_scores(m)}) to {bundle.directory}")
+    print(f"exported {bundle.genome.compact()} (rank {m['rank']}, {scores_line(Metrics.from_mapping(m))}) "
+          f"to {bundle.directory}")  # fmt: skip
     print(
         f"train it with: nas train {bundle.directory} --dataset {bundle.meta['dataset'].get('name')} "
         "--epochs 20"
@@ -491,29 +458,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from evonas.datasets.download import download
+
+    path = download(args.name, args.data_dir)
+    print(f"{args.name} is ready in {path}: use --dataset {args.name} --data-dir {path}")
+    return 0
 
 
-COMMANDS = {
-    "run": cmd_run,
-    "resume": cmd_resume,
-    "status": cmd_status,
-    "runs": cmd_runs,
-    "show": cmd_show,
-    "report": cmd_report,
-    "compare": cmd_compare,
-    "export": cmd_export,
-    "train": cmd_train,
-    "data": cmd_data,
-}
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from evonas.storage import SQLStorage, head_revision
+
+    with SQLStorage(args.db, create=False) as storage:
+        before, url = storage.revision_before, storage.safe_url
+    head = head_revision()
+    if before == head:
+        print(f"{url} is at schema revision {head}, the newest this evonas knows: nothing to do")
+    else:
+        print(f"upgraded {url} from schema revision {before} to {head}")
+    return 0
 
 
+# -- process set-up ----------------------------------------------------------------------
 def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM (docker stop, kill) like Ctrl-C: stop, mark the run interrupted, exit 130."""
+    """Treat SIGTERM (kill, systemd, docker stop, ray job stop) like Ctrl-C: stop, mark the run
+    interrupted, exit 130."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -523,12 +492,10 @@ def _interrupt_on_sigterm() -> None:
 
 def default_log_file(db: str) -> Path:
     """Beside an SQLite database (``runs/evonas.db`` -> ``runs/evonas.log``), else ./evonas.log."""
-    from evonas.storage import normalise_db_url
-
-    url = normalise_db_url(db)
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return Path(url.removeprefix("sqlite:///")).with_suffix(".log")
-    return Path("evonas.log")
+    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") or "://" not in db else ""
+    if path.strip() in ("", ":memory:") or path.startswith("file:"):
+        return Path("evonas.log")
+    return Path(path).with_suffix(".log")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -565,16 +532,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args)
     _interrupt_on_sigterm()
+    command: Command = args.func
     try:
-        return COMMANDS[args.command](args)
+        return command(args)
     except NASError as exc:
         if args.debug:
             raise
         print(f"nas: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`nas show --json | head -1`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so Python's final flush does not complain
+        return 0
 
 
 if __name__ == "__main__":

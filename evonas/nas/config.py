@@ -9,11 +9,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evonas.datasets.loaders import Layout
 from evonas.errors import ConfigError
 from evonas.genomes import SearchSpace
 from evonas.nas.pruning import PruningConfig
 from evonas.storage import DEFAULT_DB_URL
 from evonas.workers import Budget
+
+MAX_POPULATION = 10_000  # a bound on every count of individuals (a generation is held in memory)
 
 
 class DatasetConfig(BaseModel):
@@ -23,11 +26,16 @@ class DatasetConfig(BaseModel):
 
     name: str = Field("digits", description="Dataset name; 'digits' is built in.")
     data_dir: Path | None = Field(None, description="Folder with the dataset's files.")
-    subset: int | None = Field(None, ge=2, description="At most this many training images.")
-    val_size: int = Field(400, ge=10, description="Validation images fitness is scored on.")
+    subset: int | None = Field(None, ge=2, le=10**9, description="At most this many training images.")
+    val_size: int = Field(400, ge=10, le=10**9, description="Validation images fitness is scored on.")
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share held out from the search.")
     clusters: int | None = Field(
-        None, ge=2, description="Clusters k-means looks for; default: the number of classes."
+        None, ge=2, le=100_000, description="Clusters k-means looks for; default: the number of classes."
+    )
+    layout: Layout = Field(
+        "auto",
+        description="How a 4-d array of an .npz file is laid out: 'nchw', 'nhwc', or 'auto' (channels "
+        "last when the last axis has 1, 3 or 4 entries, see the README).",
     )
 
 
@@ -38,11 +46,13 @@ class RunConfig(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     seed: int = Field(0, ge=0, lt=2**31)
-    population: int = Field(10, ge=2, description="Individuals that survive each generation (mu).")
-    offspring: int | None = Field(
-        None, ge=1, description="Offspring per generation (lambda); default population."
+    population: int = Field(
+        10, ge=2, le=MAX_POPULATION, description="Individuals that survive each generation (mu)."
     )
-    generations: int = Field(5, ge=0, description="Generations after the initial one.")
+    offspring: int | None = Field(
+        None, ge=1, le=MAX_POPULATION, description="Offspring per generation (lambda); default population."
+    )
+    generations: int = Field(5, ge=0, le=100_000, description="Generations after the initial one.")
     crossover_prob: float = Field(0.5, ge=0, le=1)
     mutation_prob: float = Field(0.8, ge=0, le=1)
     selection: Literal["best", "tournament", "nsga2"] = Field(
@@ -55,25 +65,36 @@ class RunConfig(BaseModel):
         description="'ga' breeds offspring from the population; 'random' draws every generation's "
         "candidates at random from the search space (the baseline the GA must beat).",
     )
-    tournament_size: int = Field(3, ge=2)
-    elites: int = Field(1, ge=0, description="Best individuals always kept ('tournament' selection).")
+    tournament_size: int = Field(3, ge=2, le=MAX_POPULATION)
+    elites: int = Field(
+        1, ge=0, le=MAX_POPULATION, description="Best individuals always kept ('tournament' selection)."
+    )
     search_space: SearchSpace | None = Field(None, description="Default: a preset for the input shape.")
     budget: Budget = Field(default_factory=Budget)
     pruning: PruningConfig = Field(default_factory=PruningConfig)
     reevaluate: int = Field(
         2,
         ge=0,
+        le=MAX_POPULATION,
         description="The best new candidates of each generation evaluated again with a second seed "
         "before they are trusted; their metrics are then the mean of both evaluations.",
     )
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     db: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL or SQLite file path.")
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
-    cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray instance; default: all.")
-    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs per evaluation (also its torch threads).")
-    gpus_per_trial: float = Field(0.0, ge=0, description="GPUs per evaluation; 0.25 packs four on one GPU.")
-    trial_timeout: float | None = Field(None, gt=0, description="Seconds an evaluation may train.")
-    keep_weights: int = Field(5, ge=0, description="Trained weights kept for this many best individuals.")
+    cpus: int | None = Field(
+        None, ge=1, le=65_536, description="CPUs of the local Ray instance; default: all."
+    )
+    cpus_per_trial: float = Field(
+        1.0, gt=0, le=1024, description="CPUs per evaluation (also its torch threads)."
+    )
+    gpus_per_trial: float = Field(
+        0.0, ge=0, le=64, description="GPUs per evaluation; 0.25 packs four on one GPU."
+    )
+    trial_timeout: float | None = Field(None, gt=0, le=10**7, description="Seconds an evaluation may train.")
+    keep_weights: int = Field(
+        5, ge=0, le=1000, description="Trained weights kept for this many best individuals."
+    )
     weights_dir: Path | None = Field(None, description="Where kept weights go; default: beside the database.")
 
     @model_validator(mode="after")
@@ -110,7 +131,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML or YAML configuration file into a dict."""
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text (byte {exc.start} is not valid UTF-8): save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(text)

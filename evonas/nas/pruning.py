@@ -2,7 +2,7 @@
 
 Why not Ray Tune's ASHA: ASHA promotes or stops a trial by comparing it with whichever
 trials happened to reach the rung before it, so what is pruned depends on worker timing, and
-a resumed run would not repeat the uninterrupted one (issue 4's guarantee). Here the bar is
+a resumed run would not repeat the uninterrupted one (the exact-resume guarantee). Here the bar is
 known before a generation is dispatched: in (mu + lambda) selection an offspring survives
 only if it beats the parents it competes with, so the threshold is taken from the parents'
 own scores at the same checkpoint: their ``quantile`` minus a ``margin`` (the seed-to-seed
@@ -35,7 +35,7 @@ class PruningConfig(BaseModel):
         500,
         ge=0,
         description="No pruning when the checkpoint comes after fewer optimiser steps (clustering "
-        "scores that early carry no signal, ../shared/MEASURED.md).",
+        "scores that early carry little signal: bench/README.md, 'Fitness budget').",
     )
     quantile: float = Field(0.5, ge=0, le=1, description="Of the parents' checkpoint scores.")
     margin: float = Field(0.02, ge=0, description="How far below that quantile is 'clearly worse'.")

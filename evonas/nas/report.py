@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evonas.errors import NASError
 from evonas.genomes import Genome, infer_shapes
 from evonas.nas.selection import unique
 from evonas.nas.summary import best_individual, run_input_shape
+from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 
 SECTIONS = ("summary", "generations", "pareto", "best-genome", "lineage", "timing", "failures", "config")
@@ -55,18 +57,19 @@ def generations_plot(gens: Sequence[GenerationRecord]) -> str:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key, label in (
-        (axes[0], "acc", "ACC (validation)"),
+        (axes[0], "objective", "ACC, or silhouette without labels (validation)"),
         (axes[1], "recon_loss", "reconstruction MSE"),
     ):
         xs, best, med, worst = [], [], [], []
         for g in gens:
-            vals = [getattr(i, key) for i in g.individuals if i.complete and getattr(i, key) is not None]
+            values = [getattr(i.metrics, key) for i in g.individuals if i.complete]
+            vals = [v for v in values if v is not None]
             if not vals:
                 continue
             xs.append(g.index)
             hi, lo = max(vals), min(vals)
-            best.append(hi if key == "acc" else lo)
-            worst.append(lo if key == "acc" else hi)
+            best.append(hi if key == "objective" else lo)
+            worst.append(lo if key == "objective" else hi)
             med.append(statistics.median(vals))
         ax.plot(xs, best, "o-", label="best")
         ax.plot(xs, med, "s--", label="median")
@@ -80,35 +83,41 @@ def generations_plot(gens: Sequence[GenerationRecord]) -> str:
 
 def pareto_front(points: Sequence[IndividualRecord]) -> list[IndividualRecord]:
     """Individuals no other beats on both ACC (up) and reconstruction loss (down)."""
+
+    def objectives(r: IndividualRecord) -> tuple[float, float]:
+        return float(r.score), float(r.metrics.recon_loss)  # type: ignore[arg-type]
+
     front = []
     for p in points:
+        (pa, pl) = objectives(p)
         dominated = any(
-            q.acc >= p.acc and q.recon_loss <= p.recon_loss and (q.acc > p.acc or q.recon_loss < p.recon_loss)  # type: ignore[operator]
-            for q in points
+            qa >= pa and ql <= pl and (qa > pa or ql < pl) for qa, ql in (objectives(q) for q in points)
         )
         if not dominated:
             front.append(p)
-    return sorted(front, key=lambda r: r.recon_loss or 0.0)
+    return sorted(front, key=lambda r: objectives(r)[1])
 
 
 def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualRecord]]:
     """ACC against reconstruction loss over the last generation: its offspring and its survivors."""
     plt = _pyplot()
     gen = gens[-1]
-    by_hash = {i.hash: i for g in gens for i in g.individuals if i.complete and i.acc is not None}
+    by_hash = {i.hash: i for g in gens for i in g.individuals if i.complete}
     candidates = [*gen.individuals, *(by_hash[h] for h in gen.population if h in by_hash)]
-    points = [i for i in unique(candidates) if i.complete and i.acc is not None and i.recon_loss is not None]
+    points = [i for i in unique(candidates) if i.complete and i.metrics.recon_loss is not None]
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(6, 4))
     if points:
-        sizes = [20 + 200 * (i.params or 0) / max(p.params or 1 for p in points) for i in points]
+        largest = max(p.metrics.params or 1 for p in points)
+        sizes = [20 + 200 * (i.metrics.params or 0) / largest for i in points]
         ax.scatter(
-            [i.recon_loss for i in points], [i.acc for i in points], s=sizes, alpha=0.5, label="evaluated"
-        )
-        ax.plot([i.recon_loss for i in front], [i.acc for i in front], "r.-", label="Pareto front")
+            [i.metrics.recon_loss for i in points], [i.score for i in points], s=sizes, alpha=0.5,
+            label="evaluated",
+        )  # fmt: skip
+        ax.plot([i.metrics.recon_loss for i in front], [i.score for i in front], "r.-", label="Pareto front")
         ax.legend()
     ax.set_xlabel("reconstruction MSE (lower is better)")
-    ax.set_ylabel("ACC (higher is better)")
+    ax.set_ylabel("ACC or silhouette (higher is better)")
     ax.set_title(f"generation {gen.index} (offspring and survivors); marker size ~ parameters")
     ax.grid(alpha=0.3)
     return _png(fig), front
@@ -144,7 +153,7 @@ def layer_diagram(genome: Genome, input_shape: tuple[int, int, int]) -> str:
 
 def timing_plot(gens: Sequence[GenerationRecord]) -> str:
     plt = _pyplot()
-    secs = [i.seconds for g in gens for i in g.individuals if i.status != "cached"]
+    secs = [i.seconds for g in gens for i in g.individuals if i.status != EvalStatus.CACHED]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     axes[0].hist(secs or [0], bins=20, color="#8fb8de", ec="black")
     axes[0].set_xlabel("seconds per evaluation")
@@ -160,7 +169,9 @@ def lineage_html(best: IndividualRecord, gens: Sequence[GenerationRecord]) -> st
     made: dict[str, tuple[int, IndividualRecord]] = {}  # hash -> the record that created it
     for g in gens:
         for i in g.individuals:
-            if i.hash not in made or (made[i.hash][1].status == "cached" and i.status != "cached"):
+            if i.hash not in made or (
+                made[i.hash][1].status == EvalStatus.CACHED and i.status != EvalStatus.CACHED
+            ):
                 made[i.hash] = (g.index, i)
     shown: set[str] = set()
 
@@ -170,7 +181,7 @@ def lineage_html(best: IndividualRecord, gens: Sequence[GenerationRecord]) -> st
         gen, rec = made[h]
         label = (
             f"generation {gen}: <code>{_esc(Genome.from_json(rec.genome).compact())}</code> "
-            f"ACC {_fmt(rec.acc)}, made by <b>{_esc(rec.operator)}</b>"
+            f"score {_fmt(rec.score)}, made by <b>{_esc(rec.operator)}</b>"
         )
         if h in shown:
             return f"<li>{label} (shown above)</li>"
@@ -185,26 +196,31 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
     """The whole HTML document."""
     best = best_individual(list(gens))
     inds = [i for g in gens for i in g.individuals]
-    failed = [(g.index, i) for g in gens for i in g.individuals if i.status == "failed"]
-    trained = [i for i in inds if i.status != "cached"]
+    failed = [(g.index, i) for g in gens for i in g.individuals if i.status == EvalStatus.FAILED]
+    trained = [i for i in inds if i.status != EvalStatus.CACHED]
     ds = run.config.get("dataset", {})
     parts = [f"<h1>evonas run {_esc(run.name)}</h1>"]
 
     summary = [
         ("status", run.status), ("dataset", ds.get("name")), ("seed", run.seed),
         ("generations", f"0..{gens[-1].index}" if gens else "none"), ("individuals", len(inds)),
-        ("trained", len(trained)), ("cached", sum(i.status == "cached" for i in inds)),
-        ("failed", len(failed)), ("pruned", sum(i.status == "pruned" for i in inds)),
+        ("trained", len(trained)), ("cached", sum(i.status == EvalStatus.CACHED for i in inds)),
+        ("failed", len(failed)), ("pruned", sum(i.status == EvalStatus.PRUNED for i in inds)),
         ("re-evaluated with a second seed", sum(bool(i.evaluations) for i in trained)),
         ("evaluation seconds", f"{sum(i.seconds for i in trained):.1f}"),
         ("created (UTC)", run.created_at.isoformat(timespec="seconds")),
         ("evonas", run.evonas_version),
     ]  # fmt: skip
     if best is not None:
+        m = best.metrics
+        scores = (
+            f"{_fmt(m.acc)} / {_fmt(m.nmi)} / {_fmt(m.ari)}" if m.acc is not None
+            else f"silhouette {_fmt(m.silhouette)} (no labels)"
+        )  # fmt: skip
         summary += [
             ("best genome", Genome.from_json(best.genome).compact()),
-            ("best ACC / NMI / ARI", f"{_fmt(best.acc)} / {_fmt(best.nmi)} / {_fmt(best.ari)}"),
-            ("best reconstruction MSE", _fmt(best.recon_loss, 5)), ("best parameters", f"{best.params:,}"),
+            ("best ACC / NMI / ARI", scores),
+            ("best reconstruction MSE", _fmt(m.recon_loss, 5)), ("best parameters", f"{m.params or 0:,}"),
         ]  # fmt: skip
     parts.append(_section("summary", "Summary", _table(["", ""], summary)))
     parts.append(
@@ -216,11 +232,16 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
     if gens:
         img, front = pareto_plot(gens)
         rows = [
-            (Genome.from_json(i.genome).compact(), _fmt(i.acc), _fmt(i.recon_loss, 5), i.params)
+            (
+                Genome.from_json(i.genome).compact(),
+                _fmt(i.score),
+                _fmt(i.metrics.recon_loss, 5),
+                i.metrics.params,
+            )
             for i in front
         ]
         parts.append(_section("pareto", "Pareto front of the last generation",
-                              img + _table(["genome", "ACC", "recon MSE", "params"], rows)))  # fmt: skip
+                              img + _table(["genome", "score", "recon MSE", "params"], rows)))  # fmt: skip
     if best is not None:
         genome = Genome.from_json(best.genome)
         shape = run_input_shape(run)
@@ -258,6 +279,18 @@ section {{ margin-bottom: 2em; }} img {{ max-width: 100%; }} ul.tree li {{ margi
 
 
 def write_report(storage: RunStorage, key: str | int, out: Path) -> Path:
+    """Write the report of a run to ``out`` (a new or existing file, never a folder)."""
+    if out.is_dir():
+        raise NASError(f"--out {out} is a folder: name the HTML file to write, e.g. {out / 'report.html'}.")
+    if not out.parent.is_dir():
+        raise NASError(f"Cannot write {out}: the folder {out.parent} does not exist.")
     run = storage.get_run(key)
-    out.write_text(build_report(run, storage.load_generations(run.id)), encoding="utf-8")
+    page = build_report(run, storage.load_generations(run.id))
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)  # an existing report is replaced whole or not at all
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise NASError(f"Cannot write {out}: {exc.strerror or exc}.") from None
     return out

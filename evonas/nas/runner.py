@@ -8,9 +8,11 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from evonas.datasets import SearchSplits, load_dataset, search_splits
@@ -20,7 +22,9 @@ from evonas.genomes import SearchSpace
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
 from evonas.nas.pruning import checkpoint_epoch
+from evonas.statuses import RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage
+from evonas.storage.base import check_new_run_name
 from evonas.storage.weights import WeightStore, default_weights_dir
 from evonas.workers import FitnessData, RayEvaluator
 
@@ -29,13 +33,24 @@ log = logging.getLogger(__name__)
 
 def prepare_data(cfg: DatasetConfig) -> tuple[SearchSplits, FitnessData]:
     """Load and split the dataset; the fitness data holds the training and validation splits."""
-    data = load_dataset(cfg.name, cfg.data_dir)
+    data = load_dataset(cfg.name, cfg.data_dir, cfg.layout)
+    if data.n_classes == 1:
+        raise ConfigError(
+            f"The labels of dataset {cfg.name!r} hold a single class: clustering accuracy against them "
+            "would be 1.0 whatever the model. Give the real labels, or save the file without 'y' and "
+            "pass --clusters K to search without labels."
+        )
     splits = search_splits(data, val_size=cfg.val_size, test_fraction=cfg.test_fraction, subset=cfg.subset)
     n_clusters = cfg.clusters or data.n_classes
     if n_clusters is None:
         raise ConfigError(
             f"Dataset {cfg.name!r} has no labels, so the number of clusters is unknown: "
             "pass --clusters K (the number of groups k-means should find)."
+        )
+    if n_clusters > len(splits.val.x):
+        raise ConfigError(
+            f"The 'clusters' option must be at most the {len(splits.val.x)} validation images k-means "
+            f"partitions. Got {n_clusters} instead (lower --clusters or raise --val-size)."
         )
     if splits.val.y is None:
         log.warning(
@@ -46,14 +61,27 @@ def prepare_data(cfg: DatasetConfig) -> tuple[SearchSplits, FitnessData]:
     return splits, FitnessData(splits.train.x, splits.val.x, splits.val.y, n_clusters)
 
 
+def data_fingerprint(data: FitnessData) -> str:
+    """A digest of the images (and labels) the search trains and scores on."""
+    digest = hashlib.sha256()
+    for array in (data.x_train, data.x_val, data.y_val):
+        if array is not None:
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:32]
+
+
 def evaluation_key(config: RunConfig) -> str:
     """A fingerprint of what a genome's metrics depend on besides the genome and its seed:
     the data (and its splits) and the training budget. Runs with equal keys may share
     evaluations (``--reuse``)."""
     ds = config.dataset
     data_dir = str(Path(ds.data_dir).resolve()) if ds.data_dir else None
+    dataset = ds.model_dump(mode="json")
+    if ds.layout == "auto":  # added later: the key of runs that never set it stays as it was
+        del dataset["layout"]
     what = {
-        "dataset": {**ds.model_dump(mode="json"), "data_dir": data_dir, "split_seed": SPLIT_SEED},
+        "dataset": {**dataset, "data_dir": data_dir, "split_seed": SPLIT_SEED},
         "budget": config.budget.model_dump(mode="json"),
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -68,19 +96,61 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def owner_is_alive(owner: str | None) -> bool:
-    """Whether the driver process ``host:pid`` still runs (only answerable on the same host;
-    a driver on another host is assumed alive)."""
-    if not owner or ":" not in owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return True
+HEARTBEAT_SECONDS = 10.0  # how often a driver records that it is alive
+HEARTBEAT_STALE = 60.0  # a heartbeat older than this means the driver is gone
+
+
+def driver_state(run: RunInfo, now: datetime | None = None) -> tuple[bool, str]:
+    """Whether the driver of a run marked running is alive, and why we think so.
+
+    Its heartbeat decides: fresh (younger than ``HEARTBEAT_STALE``) means alive, wherever the
+    driver runs. On this machine a driver whose process has ended is gone at once, without
+    waiting for its heartbeat to go stale."""
+    if run.heartbeat_at is None:
+        return False, "it has no heartbeat"
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    age = (now - run.heartbeat_at).total_seconds()
+    host, _, pid = (run.owner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid)):
+        return False, f"its process {pid} on this machine has ended"
+    if age < HEARTBEAT_STALE:
+        return True, f"its driver {run.owner} recorded a heartbeat {age:.0f} s ago"
+    return False, f"its last heartbeat is {age:.0f} s old"
+
+
+def _process_exists(pid: int) -> bool:
     try:
-        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
-    except (OSError, ValueError):
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return b"nas" in cmdline or b"evonas" in cmdline
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+class Heartbeat:
+    """Records the driver's heartbeat every ``every`` seconds from a background thread while the
+    search runs (evaluations can take minutes without anything else being written)."""
+
+    def __init__(self, storage: RunStorage, run_id: int, every: float = HEARTBEAT_SECONDS) -> None:
+        self.storage, self.run_id, self.every = storage, run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="evonas-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.storage.heartbeat(self.run_id)
+            except NASError as exc:  # a busy database: the next beat will do
+                log.debug("heartbeat not recorded: %s", exc)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bool = False) -> RunInfo:
@@ -89,6 +159,8 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
     The stored configuration has the search space resolved (a preset for the input shape
     when none was given), so the database alone says what the run did.
     """
+    if config.name is not None:
+        check_new_run_name(config.name)  # before the data is loaded
     _, fitness_data = prepare_data(config.dataset)
     space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
     config = config.model_copy(
@@ -105,6 +177,8 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
             config.seed,
             evaluation_key(config),
             this_process(),
+            input_shape=fitness_data.input_shape,
+            data_fingerprint=data_fingerprint(fitness_data),
         )
         return _evolve(config, space, fitness_data, storage, run, [], progress, reuse)
 
@@ -116,7 +190,6 @@ def resume_search(
     generations: int | None = None,
     progress: Progress | None = None,
     reuse: bool = False,
-    force: bool = False,
     address: str | None = None,
     cpus: int | None = None,
 ) -> RunInfo:
@@ -138,18 +211,21 @@ def resume_search(
                 f"validates: {format_validation_error(exc)} It cannot be resumed with a different one; "
                 "start a new run."
             ) from None
-        if run.status == "running" and owner_is_alive(run.owner) and not force:
-            raise NASError(
-                f"Run {run.name!r} is still running (driver {run.owner}); stop it first, or pass --force "
-                "if that process is gone."
-            )
+        if run.status == RunStatus.RUNNING:
+            alive, why = driver_state(run)
+            if alive:
+                raise NASError(
+                    f"Run {run.name!r} is still running: {why}. Stop that driver first (Ctrl-C, or kill "
+                    f"it: it marks the run interrupted), or wait {HEARTBEAT_STALE:.0f} s after it died."
+                )
+            log.info("run %s was left marked running (%s): taking it over", run.name, why)
         history = storage.load_generations(run.id)
         target = config.generations if generations is None else generations
         done = len(history) - 1
         if target < done:
             raise ConfigError(f"The '--generations' option must be >= {done}, the last stored generation. "
                               f"Got {target} instead.")  # fmt: skip
-        if target == done and run.status == "finished":
+        if target == done and run.status == RunStatus.FINISHED:
             raise NASError(
                 f"Run {run.name!r} is finished with generations 0..{done}; pass --generations N with "
                 f"N > {done} to extend it."
@@ -165,7 +241,9 @@ def resume_search(
         _, fitness_data = prepare_data(config.dataset)
         space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
         log.info("resuming run %s after generation %d of %d", run.name, done, target)
-        storage.update_run(run.id, "running", config=config.model_dump(mode="json"), owner=this_process())
+        storage.update_run(
+            run.id, RunStatus.RUNNING, config=config.model_dump(mode="json"), owner=this_process()
+        )
         return _evolve(config, space, fitness_data, storage, run, history, progress, reuse)
 
 
@@ -191,7 +269,9 @@ def _evolve(
             num_cpus=config.cpus, cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
             keep_weights=config.keep_weights > 0, timeout=config.trial_timeout,
         ) as evaluator:  # fmt: skip
-            weights = WeightStore(config.weights_dir or default_weights_dir(config.db), config.keep_weights)
+            weights = WeightStore(
+                config.weights_dir or default_weights_dir(config.db), config.keep_weights, run
+            )
             epoch = checkpoint_epoch(config.pruning, config.budget, len(fitness_data.x_train))
             if config.pruning.enabled and epoch is None:
                 log.info(
@@ -203,12 +283,13 @@ def _evolve(
                 config, space, fitness_data.input_shape, storage, evaluator, progress,
                 eval_key=run.eval_key, reuse=reuse, weights=weights, checkpoint_epoch=epoch,
             )  # fmt: skip
-            search.run(run, history)
+            with Heartbeat(storage, run.id):
+                search.run(run, history)
     except KeyboardInterrupt:
-        storage.update_run(run.id, "interrupted")
+        storage.update_run(run.id, RunStatus.INTERRUPTED)
         raise
     except BaseException as exc:
-        storage.update_run(run.id, "failed", error=f"{type(exc).__name__}: {exc}")
+        storage.update_run(run.id, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    storage.update_run(run.id, "finished")
+    storage.update_run(run.id, RunStatus.FINISHED)
     return storage.get_run(run.id)

@@ -56,7 +56,8 @@ class Individual:
         value = selection_value(record)
         if multi_objective:
             self.fitness: base.Fitness = AccLossFitness()
-            loss = record.recon_loss if record.recon_loss is not None and value > WORST_ACC else WORST_LOSS
+            recon = record.metrics.recon_loss
+            loss = recon if recon is not None and value > WORST_ACC else WORST_LOSS
             self.fitness.values = (value, float(loss))
         else:
             self.fitness = AccFitness()

@@ -6,19 +6,42 @@ terminal, so both show the same figures, rendered by the same function.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from evonas.ranking import best_score
+from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import RunStorage
+from evonas.workers import EvalResult
+
+
+@dataclass(frozen=True)
+class StoredProgress:
+    """What the driver stores about the generation in flight (``runs.progress``), so that another
+    process can rebuild the live figures from the database alone."""
+
+    generation: int
+    total: int  # candidates in the generation (second-seed evaluations included once known)
+    cached: int  # candidates that need no training (their genome was evaluated before)
+    to_evaluate: int  # evaluations the generation dispatches (journaled ones included)
+    slots: int  # evaluations that run at once
+    run_started_at: str  # ISO time (UTC) this driver started or resumed the run
+    evaluated_before: int  # evaluations this driver finished before the generation
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoredProgress:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
 class RunProgress:
     name: str
     status: str
-    generation: int
+    generation: int | None  # None before generation 0 is stored
     last: int  # the last generation the run will make
     done: int  # evaluations finished or cached in this generation
     total: int  # candidates in this generation
@@ -33,7 +56,9 @@ class RunProgress:
     def render(self) -> str:
         parts = [
             f"{self.name} {self.status}",
-            f"generation {self.generation}/{self.last}",
+            "waiting for generation 0"
+            if self.generation is None
+            else f"generation {self.generation}/{self.last}",
             f"{self.done}/{self.total} done",
             f"{self.running} running",
             f"{self.failed} failed",
@@ -72,41 +97,40 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     """Rebuild a run's progress figures from the database alone (for ``nas status``)."""
     run = storage.get_run(key)
     gens = storage.load_generations(run.id)
-    p: dict[str, Any] = run.progress or {}
-    scores = [i.score for g in gens for i in g.individuals if i.complete and i.score is not None]
-    best = max(scores, default=None)
-    stored_last = gens[-1].index if gens else -1
-    index = int(p.get("generation", stored_last))
-    last = int(run.config.get("generations", stored_last))
+    best = best_score(i.score for g in gens for i in g.individuals if i.complete)
+    stored_last = gens[-1].index if gens else None
+    last = int(run.config.get("generations", stored_last or 0))
     per_generation = int(run.config.get("offspring") or run.config.get("population") or 0)
     per_generation += int(run.config.get("reevaluate") or 0)  # second-seed evaluations
-    if run.status == "running" and index > stored_last:  # a generation in flight
-        results = [json.loads(v) for v in storage.load_journal(run.id, index).values()]
-        for r in results:
-            score = r.get("acc") if r.get("acc") is not None else r.get("silhouette")
-            if score is not None and r.get("status") == "ok":
-                best = score if best is None else max(best, score)
-        to_evaluate = int(p.get("to_evaluate", 0))
+    p = StoredProgress.from_json(run.progress) if run.progress else None
+    if (
+        run.status == RunStatus.RUNNING
+        and p is not None
+        and (stored_last is None or p.generation > stored_last)
+    ):
+        results = [
+            EvalResult.model_validate_json(v) for v in storage.load_journal(run.id, p.generation).values()
+        ]
+        best = best_score([best, *(r.metrics.objective for r in results if r.status == EvalStatus.OK)])
         done_now = len(results)
-        started = datetime.fromisoformat(p["run_started_at"])
+        started = datetime.fromisoformat(p.run_started_at)
         elapsed = (datetime.now(UTC).replace(tzinfo=None) - started).total_seconds()
         return RunProgress(
-            name=run.name, status=run.status, generation=index, last=last,
-            done=int(p.get("cached", 0)) + done_now, total=int(p.get("total", 0)),
-            running=min(int(p.get("slots", 1)), to_evaluate - done_now),
-            failed=sum(r.get("status") == "failed" for r in results),
-            pruned=sum(r.get("status") == "pruned" for r in results), cached=int(p.get("cached", 0)),
+            name=run.name, status=run.status, generation=p.generation, last=last,
+            done=p.cached + done_now, total=p.total, running=min(p.slots, p.to_evaluate - done_now),
+            failed=sum(r.status == EvalStatus.FAILED for r in results),
+            pruned=sum(r.status == EvalStatus.PRUNED for r in results), cached=p.cached,
             best_acc=best, elapsed=elapsed,
-            eta=estimate_left(int(p.get("evaluated_before", 0)) + done_now, elapsed,
-                              to_evaluate - done_now, last - index, per_generation),
+            eta=estimate_left(p.evaluated_before + done_now, elapsed, p.to_evaluate - done_now,
+                              last - p.generation, per_generation),
         )  # fmt: skip
-    g = gens[-1] if gens else None
-    inds = g.individuals if g else ()
+    inds = gens[-1].individuals if gens else ()
     end = run.finished_at or run.updated_at
     return RunProgress(
         name=run.name, status=run.status, generation=stored_last, last=last,
         done=len(inds), total=len(inds), running=0,
-        failed=sum(i.status == "failed" for i in inds), pruned=sum(i.status == "pruned" for i in inds),
-        cached=sum(i.status == "cached" for i in inds), best_acc=best,
+        failed=sum(i.status == EvalStatus.FAILED for i in inds),
+        pruned=sum(i.status == EvalStatus.PRUNED for i in inds),
+        cached=sum(i.status == EvalStatus.CACHED for i in inds), best_acc=best,
         elapsed=(end - run.created_at).total_seconds(), eta=None,
     )  # fmt: skip

@@ -1,22 +1,20 @@
-"""Read-side views of a stored run: the JSON of ``nas show --json`` and its table form."""
+"""Read-side views of stored runs: the JSON of ``nas show --json`` and the tables of ``nas show``,
+``nas runs`` and ``nas compare``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from evonas import ranking
 from evonas.genomes import Genome
+from evonas.metrics import Metrics
+from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 
 
 def best_individual(generations: list[GenerationRecord]) -> IndividualRecord | None:
-    """The fully evaluated individual with the highest score (ACC, or the silhouette without
-    labels); earliest on ties. Pruned and failed individuals never count."""
-    best = None
-    for gen in generations:
-        for ind in gen.individuals:
-            if ind.complete and (best is None or (ind.score or 0.0) > (best.score or -1.0)):
-                best = ind
-    return best
+    """The run's best individual by :mod:`evonas.ranking` (failed and pruned never count)."""
+    return ranking.best(i for g in generations for i in g.individuals)
 
 
 def individual_json(ind: IndividualRecord) -> dict[str, Any]:
@@ -27,9 +25,9 @@ def individual_json(ind: IndividualRecord) -> dict[str, Any]:
         "compact": genome.compact(),
         "parents": list(ind.parents),
         "operator": ind.operator,
-        "status": ind.status,
+        "status": str(ind.status),
         "error": ind.error,
-        "metrics": ind.metrics(),
+        "metrics": ind.metrics.to_json(),
         "seconds": ind.seconds,
         "seed": ind.seed,
         "node": ind.node,
@@ -44,8 +42,9 @@ def run_json(run: RunInfo, generations: list[GenerationRecord]) -> dict[str, Any
     best = best_individual(generations)
     return {
         "run_id": run.id,
+        "uid": run.uid,
         "name": run.name,
-        "status": run.status,
+        "status": str(run.status),
         "seed": run.seed,
         "evonas_version": run.evonas_version,
         "created_at": run.created_at.isoformat(),
@@ -67,7 +66,7 @@ def run_json(run: RunInfo, generations: list[GenerationRecord]) -> dict[str, Any
             "hash": best.hash,
             "genome": Genome.from_json(best.genome).model_dump(mode="json"),
             "compact": Genome.from_json(best.genome).compact(),
-            "metrics": best.metrics(),
+            "metrics": best.metrics.to_json(),
         },
     }
 
@@ -78,8 +77,107 @@ def load_run_json(storage: RunStorage, key: str | int) -> dict[str, Any]:
 
 
 def run_input_shape(run: RunInfo) -> tuple[int, int, int]:
-    """The image shape (C, H, W) of the run's dataset."""
+    """The image shape (C, H, W) of the run's dataset: stored with the run; a run stored before
+    that (schema revision 0003) has its dataset loaded to learn it."""
+    if run.input_shape is not None:
+        return run.input_shape
     from evonas.datasets import load_dataset
 
     ds = run.config.get("dataset", {})
     return load_dataset(ds.get("name", "digits"), ds.get("data_dir")).input_shape
+
+
+def scores_line(metrics: Metrics) -> str:
+    """ACC / NMI / ARI, or the silhouette when the data had no labels."""
+    if metrics.acc is None:
+        sil = metrics.silhouette
+        return f"silhouette {sil:.4f} (no labels)" if sil is not None else "no score"
+    return f"ACC {metrics.acc:.4f}  NMI {metrics.nmi or 0.0:.4f}  ARI {metrics.ari or 0.0:.4f}"
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _f(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def generations_table(generations: list[GenerationRecord]) -> str:
+    """``nas show``: per generation its evaluations, failures, its own best and mean score, and
+    the run's best so far (a generation's best can dip while the run's best stands)."""
+    rows = []
+    so_far: float | None = None
+    for g in generations:
+        inds = g.individuals
+        scores = [i.score for i in inds if i.complete]
+        gen_best = ranking.best_score(scores)
+        so_far = ranking.best_score([so_far, gen_best])
+        rows.append([
+            str(g.index), str(sum(i.status != EvalStatus.CACHED for i in inds)),
+            str(sum(i.status == EvalStatus.FAILED for i in inds)),
+            str(sum(i.status == EvalStatus.PRUNED for i in inds)),
+            str(sum(i.status == EvalStatus.CACHED for i in inds)),
+            _f(gen_best), _f(sum(scores) / len(scores) if scores else None),  # type: ignore[arg-type]
+            _f(so_far), f"{g.seconds:.1f}",
+        ])  # fmt: skip
+    header = ["gen", "evaluated", "failed", "pruned", "cached", "best", "mean", "best so far", "seconds"]
+    return text_table(header, rows)
+
+
+def runs_table(storage: RunStorage) -> str | None:
+    """``nas runs``: one row per run; None when there is none."""
+    rows = []
+    for run in storage.list_runs():
+        gens = storage.load_generations(run.id)
+        best = best_individual(gens)
+        rows.append([
+            str(run.id), run.name, str(run.status), str(run.config.get("dataset", {}).get("name", "?")),
+            str(len(gens)), _f(best.score if best else None), run.created_at.strftime("%Y-%m-%d %H:%M"),
+        ])  # fmt: skip
+    if not rows:
+        return None
+    return text_table(["id", "name", "status", "dataset", "generations", "best score", "created (UTC)"], rows)
+
+
+def compare_table(storage: RunStorage, keys: list[str]) -> str:
+    """``nas compare``: best metrics, evaluations and time of several runs side by side."""
+    rows = []
+    for key in keys:
+        run = storage.get_run(key)
+        gens = storage.load_generations(run.id)
+        inds = [i for g in gens for i in g.individuals]
+        trained = [i for i in inds if i.status != EvalStatus.CACHED]
+        best = best_individual(gens)
+        m = best.metrics if best else Metrics()
+        wall = ((run.finished_at or run.updated_at) - run.created_at).total_seconds()
+        rows.append([
+            run.name, str(run.status), str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
+            str(len(trained)), str(len(inds) - len(trained)),
+            str(sum(i.status == EvalStatus.FAILED for i in inds)),
+            _f(m.acc), _f(m.nmi), _f(m.ari), _f(m.silhouette),
+            Genome.from_json(best.genome).compact() if best else "-",
+            f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
+        ])  # fmt: skip
+    header = ["run", "status", "dataset", "generations", "trained", "cached", "failed",
+              "best acc", "nmi", "ari", "silhouette", "best genome", "eval s", "wall s"]  # fmt: skip
+    return text_table(header, rows)
+
+
+def nothing_scored(generations: list[GenerationRecord]) -> str:
+    """Why a finished run has no best individual, and what to change."""
+    evaluated = [i for g in generations for i in g.individuals]
+    failed = [i for i in evaluated if i.status == EvalStatus.FAILED]
+    gated = sum(1 for i in failed if (i.error or "").startswith("gate"))
+    lines = [f"warning: no candidate was scored: {len(failed)} of {len(evaluated)} evaluations failed"]
+    if failed:
+        lines.append(f"  e.g. {Genome.from_json(failed[0].genome).compact()}: {failed[0].error}")
+    if gated:
+        lines.append(
+            f"  {gated} failed the reconstruction gate: give each candidate more training "
+            "(--epochs, or more images with --subset)"
+        )
+    return "\n".join(lines)

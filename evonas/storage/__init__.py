@@ -2,15 +2,16 @@
 
 from evonas.storage.base import RunStorage
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
-from evonas.storage.sql import DEFAULT_DB_URL, SCHEMA_VERSION, SQLStorage, normalise_db_url
+from evonas.storage.schema import head_revision
+from evonas.storage.sql import DEFAULT_DB_URL, SQLStorage, normalise_db_url
 
 __all__ = [
     "DEFAULT_DB_URL",
-    "SCHEMA_VERSION",
     "GenerationRecord",
     "IndividualRecord",
     "RunInfo",
     "RunStorage",
     "SQLStorage",
+    "head_revision",
     "normalise_db_url",
 ]

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable
 from typing import Any, Self
 
+from evonas.errors import ConfigError
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # control characters, ANSI escapes (ESC) included
+
+
+def check_new_run_name(name: str) -> None:
+    """A new run's name must not look like an id nor carry control characters (newlines, ANSI
+    escapes); runs stored under such names before this rule stay reachable."""
+    if not name or len(name) > 200:
+        raise ConfigError(f"The 'name' option must have 1 to 200 characters. Got {len(name)} instead.")
+    if name.strip().isdigit():
+        raise ConfigError(
+            "The 'name' option must not be an integer (it would be taken for a run id). "
+            f"Got {name!r} instead."
+        )
+    if _UNPRINTABLE.search(name):
+        raise ConfigError(
+            "The 'name' option must not contain control characters (newlines, tabs, ANSI escapes). "
+            f"Got {name!r} instead."
+        )
 
 
 class RunStorage(abc.ABC):
@@ -18,16 +39,28 @@ class RunStorage(abc.ABC):
     - :meth:`record_generation` is atomic: after a crash a generation is either stored
       whole (its individuals and its surviving population) or not at all. The stored
       generations are therefore the checkpoint a run resumes from.
-    - Runs are found by name or by numeric id; an unknown one raises
+    - A user's key finds a run by name or, failing that, by numeric id; every method that takes
+      ``run_id`` finds it by id only. An unknown run raises
       :class:`~evonas.errors.RunNotFoundError` whose message says how to list runs.
+    - A running run's driver refreshes its heartbeat (``heartbeat``, and any progress or
+      generation it stores); other processes judge it alive while the heartbeat is fresh.
     - Driver errors come out as :class:`~evonas.errors.StorageError`.
     """
 
     @abc.abstractmethod
     def create_run(
-        self, name: str, config: dict[str, Any], seed: int, eval_key: str = "", owner: str | None = None
+        self,
+        name: str,
+        config: dict[str, Any],
+        seed: int,
+        eval_key: str = "",
+        owner: str | None = None,
+        *,
+        input_shape: tuple[int, int, int] | None = None,
+        data_fingerprint: str | None = None,
     ) -> RunInfo:
-        """Create a run in status ``running``; raises StorageError if the name is taken."""
+        """Create a run in status ``running`` with a new unique ``uid``; raises StorageError if
+        the name is taken, ConfigError if :func:`check_new_run_name` refuses it."""
 
     @abc.abstractmethod
     def get_run(self, key: str | int) -> RunInfo:
@@ -49,6 +82,10 @@ class RunStorage(abc.ABC):
     ) -> None:
         """Set a run's status (and its error, config and owner). A status other than ``running``
         stamps ``finished_at`` and clears the owner."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the run's driver is alive now."""
 
     @abc.abstractmethod
     def update_progress(self, run_id: int, progress: dict[str, Any]) -> None:

@@ -7,16 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from evonas.errors import INFRASTRUCTURE
-
-RUN_STATUSES = ("running", "finished", "failed", "interrupted")
-INDIVIDUAL_STATUSES = ("ok", "failed", "pruned", "cached")
+from evonas.metrics import Metrics
+from evonas.statuses import EvalStatus, RunStatus
 
 
 @dataclass(frozen=True)
 class RunInfo:
     id: int
     name: str
-    status: str
+    status: RunStatus
     seed: int
     config: dict[str, Any]
     evonas_version: str
@@ -27,6 +26,10 @@ class RunInfo:
     owner: str | None = None  # "host:pid" of the driver while the run is running
     eval_key: str = ""  # fingerprint of dataset + budget: evaluations under equal keys are reusable
     progress: dict[str, Any] | None = None  # the generation in flight, for `nas status`
+    uid: str = ""  # a random identity, unique across databases (kept weights are filed under it)
+    input_shape: tuple[int, int, int] | None = None  # (C, H, W) of its images; None: stored before 0003
+    data_fingerprint: str | None = None  # digest of the images the search saw
+    heartbeat_at: datetime | None = None  # refreshed by a live driver (UTC)
 
 
 @dataclass(frozen=True)
@@ -37,19 +40,13 @@ class IndividualRecord:
     genome: str  # canonical JSON
     parents: tuple[str, ...]  # hashes
     operator: str  # "init", "mutate:add", "crossover", "crossover+mutate:swap", ...
-    status: str  # one of INDIVIDUAL_STATUSES
+    status: EvalStatus
     seed: int
-    acc: float | None = None
-    nmi: float | None = None
-    ari: float | None = None
-    recon_loss: float | None = None
-    baseline_loss: float | None = None
-    params: int | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     seconds: float = 0.0
     error: str | None = None
     node: str | None = None
     device: str | None = None
-    silhouette: float | None = None  # the label-free objective, for data without labels
     rung_acc: float | None = None  # the objective at the pruning checkpoint (None: not measured)
     pruned_at: int | None = None  # the epoch training stopped at when pruned (copied by cached copies)
     evaluations: tuple[dict[str, Any], ...] = ()  # each seed's metrics when re-evaluated; metrics = mean
@@ -63,22 +60,12 @@ class IndividualRecord:
     @property
     def score(self) -> float | None:
         """The objective the search maximises: clustering ACC, or the silhouette without labels."""
-        return self.acc if self.acc is not None else self.silhouette
+        return self.metrics.objective
 
     @property
     def complete(self) -> bool:
         """Fully evaluated with a score: not failed, not pruned."""
-        return self.score is not None and self.pruned_at is None and self.status != "failed"
-
-    def metrics(self) -> dict[str, float | int | None]:
-        return {
-            "acc": self.acc,
-            "nmi": self.nmi,
-            "ari": self.ari,
-            "recon_loss": self.recon_loss,
-            "params": self.params,
-            **({"silhouette": self.silhouette} if self.silhouette is not None else {}),
-        }
+        return self.score is not None and self.pruned_at is None and self.status != EvalStatus.FAILED
 
 
 @dataclass(frozen=True)

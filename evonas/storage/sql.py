@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,11 +24,8 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    insert,
-    inspect,
     or_,
     select,
-    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -33,19 +33,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from evonas import __version__
 from evonas.errors import INFRASTRUCTURE, RunNotFoundError, StorageError
-from evonas.storage.base import RunStorage
+from evonas.metrics import Metrics
+from evonas.statuses import EvalStatus, RunStatus
+from evonas.storage import schema
+from evonas.storage.base import RunStorage, check_new_run_name
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 
-SCHEMA_VERSION = 2
-# In-place upgrades: version -> statements that take a database from it to the next version.
-MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        "ALTER TABLE individuals ADD COLUMN silhouette FLOAT",
-        "ALTER TABLE individuals ADD COLUMN rung_acc FLOAT",
-        "ALTER TABLE individuals ADD COLUMN pruned_at INTEGER",
-        "ALTER TABLE individuals ADD COLUMN evaluations JSON",
-    ],
-}
+log = logging.getLogger(__name__)
+
 DEFAULT_DB_URL = "sqlite:///evonas.db"
 _LIST_HINT = "list runs with 'nas runs'"
 
@@ -79,6 +74,11 @@ class RunRow(Base):
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     eval_key: Mapped[str] = mapped_column(String(64), index=True)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # nullable only because schema 0003 added it to stored runs (and filled it in); always set
+    uid: Mapped[str] = mapped_column(String(32), nullable=True, unique=True, index=True)
+    input_shape: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    data_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     generations: Mapped[list[GenerationRow]] = relationship(
         back_populates="run", order_by="GenerationRow.index", cascade="all, delete-orphan"
     )
@@ -140,16 +140,23 @@ class JournalRow(Base):
     payload: Mapped[str] = mapped_column(Text)
 
 
+# the columns of an individual besides its metrics (one column each, see Metrics.fields())
 _INDIVIDUAL_FIELDS = [
-    "hash", "genome", "operator", "status", "seed", "acc", "nmi", "ari",
-    "recon_loss", "baseline_loss", "params", "seconds", "error", "node", "device",
-    "silhouette", "rung_acc", "pruned_at",
+    "hash", "genome", "operator", "status", "seed", "seconds", "error", "node", "device",
+    "rung_acc", "pruned_at",
 ]  # fmt: skip
 
 
 def normalise_db_url(db: str) -> str:
     """Accept an SQLAlchemy URL or a plain file path (taken as an SQLite file)."""
+    if not db.strip():
+        raise StorageError("--db is empty: name a database file (e.g. evonas.db) or a database URL.")
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def _mask_password(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return re.sub(r"^([a-z0-9+]+://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -157,7 +164,6 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout = 30000")  # wait for another writer instead of failing
-    cur.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
     cur.execute("PRAGMA foreign_keys = ON")
     cur.close()
 
@@ -170,27 +176,51 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 class SQLStorage(RunStorage):
-    """Runs, generations and individuals in any database SQLAlchemy reaches."""
+    """Runs, generations and individuals in any database SQLAlchemy reaches.
 
-    def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True) -> None:
+    Opening a database of an older evonas schema upgrades it (``upgrade=False`` refuses instead:
+    ``nas db upgrade`` then does it explicitly); another application's database, or one of a newer
+    evonas, is refused and left byte-identical."""
+
+    def __init__(self, url: str = DEFAULT_DB_URL, *, create: bool = True, upgrade: bool = True) -> None:
         self.url = normalise_db_url(url)
         self._check_sqlite_file(create)
         try:
             self.engine: Engine = create_engine(self.url)
         except (SQLAlchemyError, ValueError) as exc:
-            raise StorageError(f"Cannot use database URL {url!r}: {exc}") from None
+            raise StorageError(f"Cannot use database URL {self.safe_url}: {exc}") from None
+        except ModuleNotFoundError as exc:
+            raise StorageError(
+                f"The database URL {self.safe_url} needs the Python package {exc.name!r}, which is not "
+                "installed: install it (for PostgreSQL: pip install 'evonas[postgres]')."
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._wrap_errors():
-            self._init_schema()
+            self.revision_before = self._init_schema(upgrade)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for messages."""
+        return _mask_password(self.url)
 
     # -- set-up --------------------------------------------------------------------------
     def _check_sqlite_file(self, create: bool) -> None:
-        if not self.url.startswith("sqlite:///") or self.url == "sqlite:///:memory:":
+        if not self.url.startswith("sqlite:"):
             return
-        path = Path(self.url.removeprefix("sqlite:///"))
+        raw = self.url.removeprefix("sqlite:///") if self.url.startswith("sqlite:///") else ""
+        if raw in ("", ":memory:") or "mode=memory" in raw:
+            raise StorageError(
+                f"--db {self.url!r} is not a database file: evonas keeps every result in its database "
+                "(it is the checkpoint), so an in-memory one would lose them. Name a file, e.g. --db runs.db."
+            )
+        path = Path(raw)
+        if path.is_dir():
+            raise StorageError(
+                f"--db {path} is a folder; name a database file in it, e.g. {path / 'evonas.db'}."
+            )
         if path.exists():
             with path.open("rb") as fh:
                 head = fh.read(16)
@@ -204,34 +234,37 @@ class SQLStorage(RunStorage):
         elif not path.parent.exists():
             raise StorageError(f"Cannot create {path}: the folder {path.parent} does not exist.")
 
-    def _init_schema(self) -> None:
-        # under the write lock, so two processes creating one new database do not race
+    def _init_schema(self, upgrade: bool) -> str | None:
+        """Check the database is evonas's (reading only), then create or upgrade its schema under
+        the write lock; returns the revision it had (None: it was new)."""
+        with self.engine.connect() as conn, conn.begin():
+            found = schema.current_revision(conn)  # raises, having written nothing, if not ours
+        head = schema.head_revision()
+        if found == head:
+            self._enable_wal()
+            return found
+        if found is not None and not upgrade:
+            raise StorageError(
+                f"The database {self.safe_url} has evonas schema revision {found}; this evonas reads "
+                f"{head}. Upgrade it with: nas db upgrade --db {self.safe_url}"
+            )
+        self._enable_wal()
+        # under the write lock, so two processes creating or upgrading one database do not race
         with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            tables = set(inspect(conn).get_table_names())
-            if "evonas_meta" in tables:
-                row = conn.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).first()
-                found = int(row[0]) if row else None
-                while found in MIGRATIONS:  # upgrade in place, inside this transaction
-                    for statement in MIGRATIONS[found]:
-                        conn.exec_driver_sql(statement)
-                    found += 1
-                    conn.execute(
-                        update(MetaRow).where(MetaRow.key == "schema_version").values(value=str(found))
-                    )
-                if found != SCHEMA_VERSION:
-                    raise StorageError(
-                        f"The database {self.url} has evonas schema version {found}, but this evonas "
-                        f"({__version__}) reads version {SCHEMA_VERSION}. Use a matching evonas version "
-                        "or another --db."
-                    )
-                return
-            if tables - {t.name for t in Base.metadata.sorted_tables}:
-                raise StorageError(
-                    f"The database {self.url} holds tables that are not evonas's; point --db at "
-                    "another database."
-                )
-            Base.metadata.create_all(conn)
-            conn.execute(insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            found = schema.current_revision(conn)
+            if found != head:
+                if found is not None:
+                    log.info("upgrading %s from schema revision %s to %s", self.safe_url, found, head)
+                schema.upgrade(conn, found)
+        return found
+
+    def _enable_wal(self) -> None:
+        if self.engine.dialect.name == "sqlite":  # readers never block the writer, nor it them
+            raw = self.engine.raw_connection()  # outside any transaction, as SQLite requires
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode = WAL")  # type: ignore[union-attr]
+            finally:
+                raw.close()
 
     @contextmanager
     def _wrap_errors(self) -> Iterator[None]:
@@ -241,9 +274,9 @@ class SQLStorage(RunStorage):
             msg = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
             if "not a database" in msg:
                 raise StorageError(
-                    f"{self.url} is not a database (or is corrupt); it was left untouched."
+                    f"{self.safe_url} is not a database (or is corrupt); it was left untouched."
                 ) from None
-            raise StorageError(f"Database error on {self.url}: {msg}") from exc
+            raise StorageError(f"Database error on {self.safe_url}: {msg}") from exc
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Session]:
@@ -255,12 +288,23 @@ class SQLStorage(RunStorage):
 
     # -- runs ----------------------------------------------------------------------------
     def create_run(
-        self, name: str, config: dict[str, Any], seed: int, eval_key: str = "", owner: str | None = None
+        self,
+        name: str,
+        config: dict[str, Any],
+        seed: int,
+        eval_key: str = "",
+        owner: str | None = None,
+        *,
+        input_shape: tuple[int, int, int] | None = None,
+        data_fingerprint: str | None = None,
     ) -> RunInfo:
+        check_new_run_name(name)
         now = _now()
         row = RunRow(
-            name=name, status="running", seed=seed, config=config, evonas_version=__version__,
-            created_at=now, updated_at=now, eval_key=eval_key, owner=owner,
+            name=name, status=RunStatus.RUNNING, seed=seed, config=config, evonas_version=__version__,
+            created_at=now, updated_at=now, eval_key=eval_key, owner=owner, uid=uuid.uuid4().hex,
+            input_shape=list(input_shape) if input_shape else None, data_fingerprint=data_fingerprint,
+            heartbeat_at=now,
         )  # fmt: skip
         try:
             with self._transaction(write=True) as s:
@@ -268,22 +312,34 @@ class SQLStorage(RunStorage):
         except StorageError as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 raise StorageError(
-                    f"A run named {name!r} already exists in {self.url}; choose another --name."
+                    f"A run named {name!r} already exists in {self.safe_url}; choose another --name."
                 ) from None
             raise
         return _run_info(row)
 
     def get_run(self, key: str | int) -> RunInfo:
         with self._transaction() as s:
-            row = self._find_run(s, key)
-            return _run_info(row)
+            return _run_info(self._lookup(s, key))
 
-    def _find_run(self, s: Session, key: str | int) -> RunRow:
-        row = s.scalars(select(RunRow).where(RunRow.name == str(key))).first()
+    def _lookup(self, s: Session, key: str | int) -> RunRow:
+        """A user's key: an int is an id; a string is a name, else (all digits) an id. New runs
+        cannot be named with an integer, so only a run stored before that rule can shadow an id."""
+        row = None
+        if isinstance(key, str):
+            row = s.scalars(select(RunRow).where(RunRow.name == key)).first()
         if row is None and str(key).isdigit():
             row = s.get(RunRow, int(key))
         if row is None:
-            raise RunNotFoundError(f"No run {key!r} in {self.url}; {_LIST_HINT} --db {self.url}.")
+            raise RunNotFoundError(
+                f"No run {str(key)!r} in {self.safe_url}; {_LIST_HINT} --db {self.safe_url}."
+            )
+        return row
+
+    def _by_id(self, s: Session, run_id: int) -> RunRow:
+        """The run with this id, never a run named like it (the storage's own updates)."""
+        row = s.get(RunRow, int(run_id))
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id} in {self.safe_url}.")
         return row
 
     def list_runs(self) -> list[RunInfo]:
@@ -300,20 +356,26 @@ class SQLStorage(RunStorage):
         owner: str | None = None,
     ) -> None:
         with self._transaction(write=True) as s:
-            row = self._find_run(s, run_id)
-            row.status = status
+            row = self._by_id(s, run_id)
+            row.status = RunStatus(status)
             row.updated_at = _now()
             row.error = error
-            row.owner = owner if status == "running" else None
-            row.finished_at = None if status == "running" else row.updated_at
+            running = row.status == RunStatus.RUNNING
+            row.owner = owner if running else None
+            row.heartbeat_at = row.updated_at if running else None
+            row.finished_at = None if running else row.updated_at
             if config is not None:
                 row.config = config
 
+    def heartbeat(self, run_id: int) -> None:
+        with self._transaction(write=True) as s:
+            self._by_id(s, run_id).heartbeat_at = _now()
+
     def update_progress(self, run_id: int, progress: dict[str, Any]) -> None:
         with self._transaction(write=True) as s:
-            row = self._find_run(s, run_id)
+            row = self._by_id(s, run_id)
             row.progress = progress
-            row.updated_at = _now()
+            row.updated_at = row.heartbeat_at = _now()
 
     def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
         wanted = list(set(hashes))
@@ -357,7 +419,7 @@ class SQLStorage(RunStorage):
 
     def record_generation(self, run_id: int, generation: GenerationRecord) -> None:
         with self._transaction(write=True) as s:
-            run = self._find_run(s, run_id)
+            run = self._by_id(s, run_id)
             s.execute(
                 delete(JournalRow).where(
                     JournalRow.run_id == run.id, JournalRow.generation == generation.index
@@ -368,16 +430,16 @@ class SQLStorage(RunStorage):
                 seconds=generation.seconds, created_at=_now(),
             )  # fmt: skip
             run.generations.append(gen)
-            run.updated_at = _now()
+            run.updated_at = run.heartbeat_at = _now()
             for pos, ind in enumerate(generation.individuals):
-                values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS}
+                values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS} | ind.metrics.to_json()
                 row = IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)
                 row.evaluations = list(ind.evaluations) or None
                 gen.individuals.append(row)
 
     def load_generations(self, run_id: int) -> list[GenerationRecord]:
         with self._transaction() as s:
-            run = self._find_run(s, run_id)
+            run = self._by_id(s, run_id)
             return [
                 GenerationRecord(
                     index=g.index,
@@ -393,18 +455,23 @@ class SQLStorage(RunStorage):
 
 
 def _individual(row: IndividualRow) -> IndividualRecord:
+    values = {f: getattr(row, f) for f in _INDIVIDUAL_FIELDS}
     return IndividualRecord(
         parents=tuple(row.parents),
         evaluations=tuple(row.evaluations or ()),
-        **{f: getattr(row, f) for f in _INDIVIDUAL_FIELDS},
+        metrics=Metrics.from_mapping({k: getattr(row, k) for k in Metrics.fields()}),
+        **values | {"status": EvalStatus(row.status)},
     )
 
 
 def _run_info(row: RunRow) -> RunInfo:
+    shape = tuple(int(v) for v in row.input_shape) if row.input_shape else None
     return RunInfo(
-        id=row.id, name=row.name, status=row.status, seed=row.seed,
+        id=row.id, name=row.name, status=RunStatus(row.status), seed=row.seed,
         config=json.loads(json.dumps(row.config)), evonas_version=row.evonas_version,
         created_at=row.created_at, updated_at=row.updated_at,
         finished_at=row.finished_at, error=row.error, owner=row.owner, eval_key=row.eval_key,
         progress=json.loads(json.dumps(row.progress)) if row.progress else None,
+        uid=row.uid or "", input_shape=shape, data_fingerprint=row.data_fingerprint,  # type: ignore[arg-type]
+        heartbeat_at=row.heartbeat_at,
     )  # fmt: skip

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from evonas.workers.metrics import clustering_scores
+from evonas.learn import clustering_scores
 
 
 def map_clusters(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

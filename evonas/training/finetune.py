@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from evonas.workers.fitness import fit_kmeans
+from evonas.learn import fit_kmeans
 
 Method = Literal["idec", "edcwrn"]
 

@@ -14,14 +14,14 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from evonas.datasets import load_dataset, search_splits
-from evonas.errors import DatasetError
+from evonas.errors import DatasetError, NASError
 from evonas.export import read_bundle
 from evonas.genomes import build_autoencoder
+from evonas.learn import fit_kmeans, prefers_channels_last, state_dict_bytes, train_reconstruction
 from evonas.training.classifier import train_classifier
 from evonas.training.evaluation import clustering_report
 from evonas.training.finetune import FinetuneConfig, finetune
 from evonas.training.pictures import loss_curve, reconstructions, tsne_map
-from evonas.workers.fitness import Budget, fit_kmeans, state_dict_bytes, train_reconstruction
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,46 @@ def _kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
     return fit_kmeans(z, k, n_init, seed).labels_
 
 
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The bundle's weights; a clear error when they are missing or unreadable."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise NASError(
+            f"The bundle has no weights file {path}: export it again with nas export, or pass "
+            "--from-scratch to train fresh weights."
+        )
+    try:
+        return load_file(str(path))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NASError(
+            f"Cannot read the weights {path} ({first}): export the bundle again, or pass --from-scratch."
+        ) from None
+
+
+def _check_writable(directory: Path) -> None:
+    """nas train writes its results into the bundle folder: fail before training, not after."""
+    probe = directory / ".evonas-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise NASError(
+            f"Cannot write into the bundle folder {directory} ({exc.strerror}): nas train saves its "
+            "weights, metrics and pictures there; copy the bundle somewhere writable."
+        ) from None
+
+
 def train_bundle(
     directory: Path, opts: TrainOptions, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
     """Train the bundle's architecture on the dataset's training split, score it on the test split,
     and save the trained weights, the metrics and pictures into the bundle folder."""
     bundle = read_bundle(directory)
-    data = load_dataset(opts.dataset, opts.data_dir)
+    searched = bundle.meta.get("dataset", {})
+    layout = searched.get("layout", "auto") if searched.get("name") == opts.dataset else "auto"
+    data = load_dataset(opts.dataset, opts.data_dir, layout)  # as the search read it
     if data.input_shape != bundle.input_shape:
         raise DatasetError(
             f"Dataset {opts.dataset!r} has images of shape {data.input_shape}, but the bundle's model "
@@ -78,23 +111,37 @@ def train_bundle(
     x_train, x_test = torch.from_numpy(x_np), torch.from_numpy(np.array(splits.test.x))
     y_test = np.asarray(splits.test.y)
     k = int(np.unique(data.y).size)
+    if k < 2:
+        raise DatasetError(
+            f"Dataset {opts.dataset!r} has labels of a single class: there is nothing to cluster."
+        )
+    if len(y_test) < k:
+        raise DatasetError(
+            f"Dataset {opts.dataset!r} has {len(y_test)} test images, fewer than its {k} classes: "
+            "k-means cannot find that many clusters in them (give it more images)."
+        )
+    _check_writable(directory)
 
     torch.manual_seed(opts.seed)
     model = build_autoencoder(bundle.genome, bundle.input_shape)
     if not opts.from_scratch:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(bundle.weights)))
-    if Budget().use_channels_last(bundle.input_shape):  # faster oneDNN convolutions (bench/eval_speed.py)
+        try:
+            model.load_state_dict(_load_weights(bundle.weights))
+        except RuntimeError as exc:
+            raise NASError(
+                f"The weights {bundle.weights} do not fit {bundle.genome.compact()} "
+                f"({str(exc).strip().splitlines()[0]}): export the bundle again, or pass --from-scratch."
+            ) from None
+    if prefers_channels_last(bundle.input_shape):
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         x_train = x_train.contiguous(memory_format=torch.channels_last)
     say(f"training {bundle.genome.compact()} on {len(x_train)} {opts.dataset} images "
         f"for {opts.epochs} epochs; testing on {len(x_test)}")  # fmt: skip
     start = time.perf_counter()
-    budget = Budget(epochs=max(1, opts.epochs), batch_size=opts.batch_size, lr=opts.lr)
     losses = (
         train_reconstruction(
-            model, x_train, budget, np.random.default_rng(opts.seed),
+            model, x_train, epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr,
+            rng=np.random.default_rng(opts.seed),
             on_epoch=lambda e, loss: say(f"epoch {e}/{opts.epochs}: training MSE {loss:.5f} "
                                          f"({time.perf_counter() - start:.0f} s)"),
         )

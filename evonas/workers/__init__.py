@@ -2,7 +2,6 @@
 
 from evonas.workers.dispatch import EvalJob, RayEvaluator, evaluate_task, start_ray
 from evonas.workers.fitness import Budget, EvalResult, FitnessData, Rung, evaluate_genome
-from evonas.workers.metrics import cluster_accuracy, clustering_scores, hungarian_mapping
 
 __all__ = [
     "Budget",
@@ -11,10 +10,7 @@ __all__ = [
     "FitnessData",
     "RayEvaluator",
     "Rung",
-    "cluster_accuracy",
-    "clustering_scores",
     "evaluate_genome",
     "evaluate_task",
-    "hungarian_mapping",
     "start_ray",
 ]

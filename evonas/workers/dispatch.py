@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -90,10 +92,17 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     # Ray's messages go through the standard logging tree (the CLI sends them to a log file);
     # workers' own output stays in Ray's session logs.
     kwargs: dict = {"include_dashboard": False, "configure_logging": False, "log_to_driver": False}
+    # ray.init makes SIGTERM exit the driver at once (status 15); keep the caller's handler (the
+    # CLI's turns it into an orderly stop that marks the run interrupted)
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **kwargs)
+        # "local": a new instance of our own, even when another Ray runs on this machine or a
+        # dead one left its address file behind (Ray would otherwise try to join it)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, **kwargs)
+    if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+        signal.signal(signal.SIGTERM, on_sigterm)
     return True
 
 

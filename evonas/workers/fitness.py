@@ -10,21 +10,29 @@ here raises for a bad genome, so one candidate never kills a generation.
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
-from torch import nn
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome, build_autoencoder, validate_genome
-from evonas.workers.metrics import clustering_scores
+from evonas.learn import (
+    DeadlinePassed,
+    TrainingDiverged,
+    cluster_sample,
+    clustering_scores,
+    prefers_channels_last,
+    reconstruct_and_encode,
+    state_dict_bytes,
+    train_reconstruction,
+)
+from evonas.metrics import Metrics
+from evonas.statuses import EvalStatus
 
-Status = Literal["ok", "failed", "pruned"]
+Status = EvalStatus  # ok, failed or pruned (never cached: that is a stored copy)
 
 
 class Budget(BaseModel):
@@ -32,8 +40,8 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    epochs: int = Field(10, ge=1, description="Passes over the training images.")
-    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training images.")
+    batch_size: int = Field(64, ge=1, le=65_536)
     lr: float = Field(3e-3, gt=0, le=1, description="Adam learning rate.")
     gate_ratio: float = Field(
         0.9,
@@ -42,11 +50,11 @@ class Budget(BaseModel):
         description="A candidate passes the gate when its validation MSE is below "
         "gate_ratio x the MSE of predicting the mean training image.",
     )
-    kmeans_n_init: int = Field(4, ge=1)
+    kmeans_n_init: int = Field(4, ge=1, le=1000)
     kmeans_max_samples: int = Field(
-        5000, ge=10, description="k-means runs on at most this many validation images."
+        5000, ge=10, le=10**7, description="k-means runs on at most this many validation images."
     )
-    max_params: int | None = Field(None, ge=1)
+    max_params: int | None = Field(None, ge=1, le=10**10)
     channels_last: bool | None = Field(
         None,
         description="Train in the channels_last memory format (faster oneDNN convolutions on CPUs). "
@@ -56,7 +64,7 @@ class Budget(BaseModel):
     def use_channels_last(self, input_shape: tuple[int, int, int]) -> bool:
         if self.channels_last is not None:
             return self.channels_last
-        return min(input_shape[1], input_shape[2]) >= 16
+        return prefers_channels_last(input_shape)
 
 
 class Rung(BaseModel):
@@ -89,21 +97,15 @@ class FitnessData:
 
 
 class EvalResult(BaseModel):
-    """The outcome of one evaluation. ``acc``/``nmi``/``ari`` (or ``silhouette`` without labels)
-    are None when it failed; when ``pruned`` they are the figures at the checkpoint."""
+    """The outcome of one evaluation. Its scores are None when it failed; when ``pruned`` they
+    are the figures at the checkpoint."""
 
     model_config = ConfigDict(frozen=True)
 
     status: Status
-    acc: float | None = None
-    nmi: float | None = None
-    ari: float | None = None
-    silhouette: float | None = None
+    metrics: Metrics = Field(default_factory=Metrics)
     rung_acc: float | None = None
     pruned_at: int | None = None
-    recon_loss: float | None = None
-    baseline_loss: float | None = None
-    params: int | None = None
     error: str | None = None
     seconds: float = 0.0
     seed: int = 0
@@ -113,18 +115,15 @@ class EvalResult(BaseModel):
     started_at: float = 0.0  # wall-clock (epoch) seconds, for concurrency accounting
     finished_at: float = 0.0
 
-    def metrics(self) -> dict[str, float | int | None]:
-        return {
-            "acc": self.acc,
-            "nmi": self.nmi,
-            "ari": self.ari,
-            "recon_loss": self.recon_loss,
-            "params": self.params,
-        }
-
-
-class _Timeout(Exception):
-    """Internal: the evaluation ran past its deadline (an infrastructure limit, not the genome's fault)."""
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_metrics(cls, data: Any) -> Any:
+        """Journal payloads written before metrics were one value held them flat: lift them."""
+        if isinstance(data, dict) and "metrics" not in data:
+            data = dict(data)
+            flat = {k: data.pop(k) for k in Metrics.fields() if k in data}
+            data["metrics"] = Metrics.from_mapping(flat)
+        return data
 
 
 class _Pruned(Exception):
@@ -169,25 +168,30 @@ def evaluate_genome(
         torch.set_num_threads(threads)
     try:
         values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rung)
-        status: Status = "ok"
+        status = EvalStatus.OK
         error = None
     except _Pruned as exc:
-        values, status, error = exc.values, "pruned", str(exc)
-    except _Timeout:
-        values, status, error = {}, "failed", f"{INFRASTRUCTURE} trial timeout after {timeout:g} s"
+        values, status, error = exc.values, EvalStatus.PRUNED, str(exc)
+    except DeadlinePassed:
+        values, status, error = {}, EvalStatus.FAILED, f"{INFRASTRUCTURE} trial timeout after {timeout:g} s"
     except _Failure as exc:
-        values, status, error = exc.partial, "failed", str(exc)
+        values, status, error = exc.partial, EvalStatus.FAILED, str(exc)
+    except TrainingDiverged as exc:
+        values, status, error = {}, EvalStatus.FAILED, str(exc)
     except Exception as exc:  # any error of the candidate is its result, never the run's
-        values, status, error = {}, "failed", f"{type(exc).__name__}: {exc}"
+        values, status, error = {}, EvalStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    metrics = Metrics.from_mapping(values)
+    extra = {k: values[k] for k in ("rung_acc", "pruned_at", "weights") if k in values}
     return EvalResult(
         status=status,
+        metrics=metrics,
         error=error,
         seconds=time.perf_counter() - start,
         started_at=started_at,
         finished_at=time.time(),
         seed=seed,
         device=device,
-        **values,
+        **extra,
     )
 
 
@@ -219,7 +223,7 @@ def _evaluate(
     def at_epoch(epoch: int, _loss: float) -> None:
         if rung is None or epoch != rung.epoch or epoch >= budget.epochs:
             return
-        recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
+        recon, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)
         model.train()
         if not (np.isfinite(recon) and np.isfinite(z).all()):
             return  # the final gate judges a diverged model
@@ -228,7 +232,7 @@ def _evaluate(
             scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
         except ValueError:  # e.g. a single cluster so far: nothing to judge yet
             return
-        objective = scores.get("acc", scores.get("silhouette"))
+        objective = Metrics.from_mapping(scores).objective
         checkpoint["rung_acc"] = objective
         if rung.prune_below is not None and objective is not None and objective < rung.prune_below:
             raise _Pruned(
@@ -238,10 +242,14 @@ def _evaluate(
                 baseline_loss=baseline, params=report.params,
             )  # fmt: skip
 
-    train_reconstruction(
-        model, x_train, budget, rng, params=report.params, deadline=deadline, on_epoch=at_epoch
-    )
-    recon, z = _reconstruct_and_encode(model, x_val, budget.batch_size * 4)
+    try:
+        train_reconstruction(
+            model, x_train, epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr, rng=rng,
+            deadline=deadline, on_epoch=at_epoch,
+        )  # fmt: skip
+    except TrainingDiverged as exc:
+        raise _Failure(str(exc), params=report.params) from None
+    recon, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)
     partial: dict[str, float | int | None] = {
         "recon_loss": recon,
         "baseline_loss": baseline,
@@ -271,7 +279,9 @@ def score_codes(
 ) -> dict[str, float]:
     """k-means on (a bounded sample of) the codes, scored against the labels (ACC, NMI, ARI) or,
     without labels, by the silhouette of the partition."""
-    labels, idx = cluster_latents(z, data.n_clusters, budget, rng, seed)
+    labels, idx = cluster_sample(
+        z, data.n_clusters, budget.kmeans_n_init, budget.kmeans_max_samples, rng, seed
+    )
     if data.y_val is not None:
         return clustering_scores(data.y_val[idx], labels)
     from sklearn.metrics import silhouette_score
@@ -279,81 +289,3 @@ def score_codes(
     if np.unique(labels).size < 2:
         raise ValueError("k-means put every code in one cluster")
     return {"silhouette": float(silhouette_score(z[idx], labels))}
-
-
-def state_dict_bytes(model: nn.Module) -> bytes:
-    """The model's state dict as safetensors bytes (CPU tensors)."""
-    from safetensors.torch import save
-
-    return save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-
-
-def train_reconstruction(
-    model: nn.Module,
-    x: torch.Tensor,
-    budget: Budget,
-    rng: np.random.Generator,
-    params: int = 0,
-    on_epoch: Callable[[int, float], None] | None = None,
-    deadline: float | None = None,
-) -> list[float]:
-    """Minibatch Adam on MSE with tensors in memory; returns the mean loss of each epoch.
-
-    ``on_epoch(epoch, mean_loss)`` is called after each epoch (epochs count from 1)."""
-    opt = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    model.train()
-    n = x.shape[0]
-    history: list[float] = []
-    for epoch in range(budget.epochs):
-        perm = torch.from_numpy(rng.permutation(n)).to(x.device)
-        total = torch.zeros((), device=x.device)
-        for i in range(0, n, budget.batch_size):
-            batch = x[perm[i : i + budget.batch_size]]
-            if batch.shape[0] < 2 and n >= 2:  # a batch of 1 breaks batchnorm
-                continue
-            loss = nn.functional.mse_loss(model(batch), batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * batch.shape[0]
-            if deadline is not None and time.perf_counter() > deadline:
-                raise _Timeout
-        mean = float(total) / n
-        history.append(mean)
-        if not np.isfinite(mean):
-            raise _Failure(f"diverged: training loss is {mean} in epoch {epoch + 1}", params=params)
-        if on_epoch is not None:
-            on_epoch(epoch + 1, mean)
-    return history
-
-
-@torch.no_grad()
-def _reconstruct_and_encode(model: nn.Module, x: torch.Tensor, batch: int) -> tuple[float, np.ndarray]:
-    model.eval()
-    sq, codes = 0.0, []
-    for i in range(0, x.shape[0], batch):
-        xb = x[i : i + batch]
-        z = model.encode(xb)  # type: ignore[operator]
-        sq += float(((model.decode(z) - xb) ** 2).sum())  # type: ignore[operator]
-        codes.append(z.float().cpu())
-    return sq / x.numel(), torch.cat(codes).numpy()
-
-
-def cluster_latents(
-    z: np.ndarray, k: int, budget: Budget, rng: np.random.Generator, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-means on at most ``budget.kmeans_max_samples`` codes; returns (labels, sample index)."""
-    idx = np.arange(z.shape[0])
-    if z.shape[0] > budget.kmeans_max_samples:
-        idx = np.sort(rng.choice(z.shape[0], budget.kmeans_max_samples, replace=False))
-    return fit_kmeans(z[idx], k, budget.kmeans_n_init, seed).labels_, idx
-
-
-def fit_kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> Any:
-    """scikit-learn's KMeans fitted on the codes (as float64), seeded; silent about the
-    ConvergenceWarning that near-duplicate codes raise."""
-    from sklearn.cluster import KMeans
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return KMeans(n_clusters=k, n_init=n_init, random_state=seed % 2**32).fit(z.astype(np.float64))

@@ -42,7 +42,7 @@ def test_a_run_stores_every_generation_and_keeps_the_best(tmp_path, digits_data,
     # every individual was really evaluated: on a Ray node, with its derived seed
     for ind in (i for g in gens for i in g.individuals if i.status != "cached"):
         assert ind.node and ind.seed == evaluation_seed(1, ind.hash)
-        assert ind.status == "failed" or ind.acc is not None
+        assert ind.status == "failed" or ind.metrics.acc is not None
     # survivors come from the parents and the offspring; the best is never lost
     best_so_far = None
     for prev, gen in zip([None, *gens], gens, strict=False):
@@ -51,17 +51,17 @@ def test_a_run_stores_every_generation_and_keeps_the_best(tmp_path, digits_data,
         best = best_individual([g for g in gens if g.index <= gen.index])
         if best is not None:
             assert best.hash in gen.population
-            assert best_so_far is None or best.acc >= best_so_far
-            best_so_far = best.acc
-    assert search.best is not None and search.best.acc == best_so_far
+            assert best_so_far is None or best.metrics.acc >= best_so_far
+            best_so_far = best.metrics.acc
+    assert search.best is not None and search.best.metrics.acc == best_so_far
 
 
 def test_same_seed_same_populations_and_metrics(tmp_path, digits_data, ray_cluster):
     first, _ = _run(tmp_path, digits_data, "first", seed=5)
     second, _ = _run(tmp_path, digits_data, "second", seed=5)
     assert [g.population for g in first] == [g.population for g in second]
-    assert [[i.metrics() for i in g.individuals] for g in first] == [
-        [i.metrics() for i in g.individuals] for g in second
+    assert [[i.metrics for i in g.individuals] for g in first] == [
+        [i.metrics for i in g.individuals] for g in second
     ]
     other, _ = _run(tmp_path, digits_data, "other", seed=6)
     assert [g.population for g in other] != [g.population for g in first]
@@ -73,7 +73,7 @@ def test_a_genome_is_trained_once_per_run(tmp_path, digits_data, ray_cluster):
     assert len(trained) == len(set(trained))
     for ind in (i for g in gens for i in g.individuals if i.status == "cached"):
         original = next(i for g in gens for i in g.individuals if i.hash == ind.hash and i.status != "cached")
-        assert ind.metrics() == original.metrics()
+        assert ind.metrics == original.metrics
 
 
 def test_nsga2_selection_runs(tmp_path, digits_data, ray_cluster):
@@ -96,9 +96,9 @@ def test_the_best_new_candidates_are_evaluated_again_with_a_second_seed(tmp_path
             ]
             assert first["acc"] != second["acc"] or first["recon_loss"] != second["recon_loss"]
             if ind.status == "ok":
-                assert ind.acc == pytest.approx((first["acc"] + second["acc"]) / 2)
+                assert ind.metrics.acc == pytest.approx((first["acc"] + second["acc"]) / 2)
             # they were the best of the generation on their first evaluation
-            assert all(first["acc"] >= other.acc for other in once)
+            assert all(first["acc"] >= other.metrics.acc for other in once)
 
 
 def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
@@ -116,7 +116,7 @@ def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
             bar = threshold([latest[h] for h in gens[g.index - 1].population], pruning)
             for ind in (i for i in g.individuals if i.status != "cached"):
                 if ind.status == "pruned":
-                    assert ind.pruned_at == 2 and ind.rung_acc < bar and ind.acc == ind.rung_acc
+                    assert ind.pruned_at == 2 and ind.rung_acc < bar and ind.metrics.acc == ind.rung_acc
                 elif ind.status == "ok":
                     assert ind.rung_acc >= bar
         for i in g.individuals:

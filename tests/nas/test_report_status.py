@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from evonas.metrics import Metrics
 from evonas.nas import DatasetConfig, RunConfig, run_search
 from evonas.nas.progress import LineProgress, LiveProgress, progress_for
 from evonas.nas.report import SECTIONS, pareto_front
@@ -65,7 +66,7 @@ def test_a_terminal_gets_one_line_redrawn_in_place():
 def test_pareto_front_keeps_the_non_dominated():
     def rec(h, acc, loss):
         return IndividualRecord(hash=h, genome="", parents=(), operator="", status="ok", seed=0,
-                                acc=acc, recon_loss=loss)  # fmt: skip
+                                metrics=Metrics(acc=acc, recon_loss=loss))  # fmt: skip
 
     pts = [rec("a", 0.9, 0.05), rec("b", 0.5, 0.01), rec("c", 0.4, 0.06), rec("d", 0.9, 0.07)]
     assert [p.hash for p in pareto_front(pts)] == ["b", "a"]
@@ -112,7 +113,7 @@ def test_status_of_a_run_in_progress_in_another_process(tmp_path):
             res = nas("status", "live", "--db", str(db), "--json") if db.exists() else None
             if res is not None and res.returncode == 0:
                 data = json.loads(res.stdout)
-                if data["generation"] >= 1 and data["status"] == "running":
+                if (data["generation"] or 0) >= 1 and data["status"] == "running":
                     break
             time.sleep(0.5)
         # 4 candidates, then (once they are done) the second-seed evaluations of the best 2

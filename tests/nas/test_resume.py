@@ -14,12 +14,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from evonas.errors import ConfigError, NASError
 from evonas.nas import DatasetConfig, RunConfig, resume_search, run_search
+from evonas.nas.runner import HEARTBEAT_STALE
 from evonas.storage import GenerationRecord, SQLStorage
 
 from ..conftest import TINY_BUDGET, interruptible
@@ -43,7 +45,7 @@ def essence(gens: list[GenerationRecord]) -> list:
                     i.operator,
                     i.status,
                     i.seed,
-                    i.metrics(),
+                    i.metrics,
                     i.error,
                     i.rung_acc,
                     i.pruned_at,
@@ -108,8 +110,8 @@ def test_reuse_across_runs_trains_each_distinct_genome_once(tmp_path, ray_cluste
     trained = [i.hash for i in every if i.status != "cached"]
     assert len(trained) == len({i.hash for i in every})
     # a cached individual carries the metrics of the evaluation it reuses
-    first_metrics = {i.hash: i.metrics() for g in stored(db, "first")[1] for i in g.individuals}
-    assert all(i.metrics() == first_metrics[i.hash] for g in third for i in g.individuals)
+    first_metrics = {i.hash: i.metrics for g in stored(db, "first")[1] for i in g.individuals}
+    assert all(i.metrics == first_metrics[i.hash] for g in third for i in g.individuals)
 
 
 def test_reuse_needs_the_same_data_and_budget(tmp_path, ray_cluster):
@@ -133,18 +135,22 @@ def test_a_stored_config_that_no_longer_validates_is_refused(tmp_path, ray_clust
 def test_a_run_whose_driver_is_alive_is_not_taken_over(tmp_path, ray_cluster):
     db = tmp_path / "o.db"
     run_search(config(db, "busy", 0))
-    import socket
-
-    driver = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "nas-stand-in"])
-    try:
-        with sqlite3.connect(db) as conn:
-            conn.execute("UPDATE runs SET status='running', owner=? WHERE name='busy'",
-                         (f"{socket.gethostname()}:{driver.pid}",))  # fmt: skip
-        with pytest.raises(NASError, match="still running.*--force"):
-            resume_search("busy", str(db), generations=1)
-        assert resume_search("busy", str(db), generations=1, force=True).status == "finished"
-    finally:
-        driver.kill()
+    # a driver elsewhere whose heartbeat is fresh: refused, --force or not
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE runs SET status='running', owner='other-host:123', heartbeat_at=? WHERE name='busy'",
+            (now.isoformat(sep=" "),),
+        )
+    conn.close()
+    with pytest.raises(NASError, match="still running: its driver other-host:123 recorded a heartbeat"):
+        resume_search("busy", str(db), generations=1)
+    # a driver whose heartbeat went stale is gone: taken over without --force
+    stale = now - timedelta(seconds=HEARTBEAT_STALE + 5)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET heartbeat_at=? WHERE name='busy'", (stale.isoformat(sep=" "),))
+    conn.close()
+    assert resume_search("busy", str(db), generations=1).status == "finished"
 
 
 # -- subprocesses -------------------------------------------------------------------------------
@@ -276,17 +282,20 @@ def test_sigkill_mid_generation_then_resume_equals_an_uninterrupted_run(tmp_path
     assert journaled(db, "victim", 2) == 0  # the journal is dropped once the generation is stored
 
 
-def test_ctrl_c_stops_promptly_and_marks_the_run_interrupted(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_promptly_and_marks_the_run_interrupted(tmp_path, sig):
     cfg = tmp_path / "run.toml"
     cfg.write_text(CONFIG_TOML.format(generations=20))
     db = tmp_path / "int.db"
     proc = nas("run", "--config", str(cfg), "--name", "stopped", "--db", str(db))
     wait_for_generations(proc, db, "stopped", 1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     start = time.monotonic()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert time.monotonic() - start < 30
+    assert "Traceback" not in err and "ray" not in err.lower()  # no stack dump, Ray's messages in the log
+    assert err.strip().splitlines()[-1] == "nas: interrupted"
     status, gens = stored(db, "stopped")
     assert status == "interrupted" and len(gens) >= 1
     assert all(len(g.individuals) == 4 for g in gens)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from evonas.genomes import Genome
+from evonas.metrics import Metrics
 from evonas.nas.selection import Individual, select_survivors, tournament, unique
 from evonas.storage import IndividualRecord
 
@@ -10,7 +11,7 @@ def _ind(compact: str, acc: float | None, loss: float = 0.01, multi: bool = Fals
     g = Genome.from_compact(compact)
     rec = IndividualRecord(
         hash=g.hash, genome=g.canonical_json(), parents=(), operator="init",
-        status="ok" if acc is not None else "failed", seed=0, acc=acc, recon_loss=loss,
+        status="ok" if acc is not None else "failed", seed=0, metrics=Metrics(acc=acc, recon_loss=loss),
     )  # fmt: skip
     return Individual(g, rec, multi)
 
@@ -26,7 +27,7 @@ def test_failed_individuals_rank_last():
 def test_best_selection_keeps_the_fittest_distinct_genomes():
     pool = [*POOL, _ind("c8k3-d3", 0.9)]  # a duplicate of the best genome
     out = select_survivors(pool, 3, "best", np.random.default_rng(0))
-    assert [i.record.acc for i in out] == [0.9, 0.7, 0.6]
+    assert [i.record.metrics.acc for i in out] == [0.9, 0.7, 0.6]
     assert len(unique(out)) == 3
 
 
@@ -35,7 +36,7 @@ def test_tournament_selection_always_keeps_the_elite():
         out = select_survivors(
             POOL, 3, "tournament", np.random.default_rng(seed), tournament_size=2, elites=1
         )
-        assert out[0].record.acc == 0.9 and len(unique(out)) == 3
+        assert out[0].record.metrics.acc == 0.9 and len(unique(out)) == 3
 
 
 def test_tournament_is_reproducible_from_the_generator():
@@ -52,16 +53,16 @@ def test_nsga2_keeps_the_pareto_front():
         _ind("c8k3-d5", None, multi=True),
     ]
     out = select_survivors(pool, 2, "nsga2", np.random.default_rng(0))
-    assert {i.record.acc for i in out} == {0.9, 0.5}
+    assert {i.record.metrics.acc for i in out} == {0.9, 0.5}
 
 
 def test_pruned_individuals_rank_below_every_complete_one_and_above_failures():
     g = Genome.from_compact("c8k3-d9")
     pruned = Individual(g, IndividualRecord(
         hash=g.hash, genome=g.canonical_json(), parents=(), operator="init", status="pruned", seed=0,
-        acc=0.95, rung_acc=0.95, pruned_at=2,
+        metrics=Metrics(acc=0.95), rung_acc=0.95, pruned_at=2,
     ))  # fmt: skip
-    complete = [ind for ind in POOL if ind.record.acc is not None]
+    complete = [ind for ind in POOL if ind.record.metrics.acc is not None]
     assert all(pruned.fitness < ind.fitness for ind in complete)
     assert pruned.fitness > POOL[2].fitness  # the failed one
     out = select_survivors([*POOL, pruned], 6, "best", np.random.default_rng(0))
@@ -75,14 +76,23 @@ def test_a_second_evaluation_is_averaged_or_fails_the_genome_unless_the_infrastr
 
     first = POOL[1].record  # acc 0.9
     ok = _merge(
-        first, EvalResult(status="ok", acc=0.8, nmi=0.5, ari=0.4, recon_loss=0.03, seed=5, seconds=2.0)
+        first,
+        EvalResult(
+            status="ok", metrics=Metrics(acc=0.8, nmi=0.5, ari=0.4, recon_loss=0.03), seed=5, seconds=2.0
+        ),
     )
     assert (
-        ok.acc == pytest.approx(0.85) and ok.status == "ok" and [e["seed"] for e in ok.evaluations] == [0, 5]
+        ok.metrics.acc == pytest.approx(0.85)
+        and ok.status == "ok"
+        and [e["seed"] for e in ok.evaluations] == [0, 5]
     )
     assert ok.seconds == first.seconds + 2.0
     bad = _merge(first, EvalResult(status="failed", error="gate: did not learn", seed=5))
-    assert bad.status == "failed" and bad.acc is None and "did not reproduce" not in (bad.error or "")
+    assert bad.status == "failed" and bad.metrics.acc is None and "did not reproduce" not in (bad.error or "")
     assert "second evaluation (seed 5) failed: gate" in (bad.error or "") and not bad.complete
     lost = _merge(first, EvalResult(status="failed", error="infrastructure: worker died", seed=5))
-    assert lost.acc == 0.9 and lost.complete and lost.evaluations[1]["error"] == "infrastructure: worker died"
+    assert (
+        lost.metrics.acc == 0.9
+        and lost.complete
+        and lost.evaluations[1]["error"] == "infrastructure: worker died"
+    )

@@ -5,14 +5,19 @@ import sqlite3
 import pytest
 
 from evonas.errors import RunNotFoundError, StorageError
-from evonas.storage import SCHEMA_VERSION, GenerationRecord, IndividualRecord, SQLStorage
+from evonas.metrics import Metrics
+from evonas.storage import GenerationRecord, IndividualRecord, SQLStorage
+from evonas.storage.sql import RunRow
 
 
-def _ind(h: str, acc: float | None = 0.5, status: str = "ok", **kw) -> IndividualRecord:
+def _ind(h: str, acc: float | None = 0.5, status: str = "ok", silhouette: float | None = None, **kw):
+    metrics = Metrics(
+        acc=acc, nmi=0.4 if acc else None, ari=0.3 if acc else None, recon_loss=0.01, baseline_loss=0.07,
+        params=1234, silhouette=silhouette,
+    )  # fmt: skip
     return IndividualRecord(
         hash=h, genome='{"genes":[]}', parents=("p1", "p2"), operator="crossover", status=status,
-        seed=7, acc=acc, nmi=0.4 if acc else None, ari=0.3 if acc else None, recon_loss=0.01,
-        baseline_loss=0.07, params=1234, seconds=1.5, node="n1", device="cpu", **kw,
+        seed=7, metrics=metrics, seconds=1.5, node="n1", device="cpu", **kw,
     )  # fmt: skip
 
 
@@ -95,33 +100,6 @@ def test_a_file_that_is_not_a_database_is_left_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_an_incompatible_schema_version_is_refused(tmp_path):
-    path = tmp_path / "old.db"
-    SQLStorage(str(path)).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE evonas_meta SET value = '999' WHERE key = 'schema_version'")
-    with pytest.raises(StorageError, match=f"schema version 999.*reads version {SCHEMA_VERSION}"):
-        SQLStorage(str(path))
-
-
-def test_a_version_1_database_is_upgraded_in_place_and_keeps_its_runs(tmp_path):
-    path = tmp_path / "v1.db"
-    with SQLStorage(str(path)) as s:
-        run = s.create_run("old", {"population": 2}, 0)
-        s.record_generation(run.id, GenerationRecord(0, ("a",), (_ind("a"),), 1.0))
-    with sqlite3.connect(path) as conn:  # what version 1 looked like
-        for column in ("silhouette", "rung_acc", "pruned_at", "evaluations"):
-            conn.execute(f"ALTER TABLE individuals DROP COLUMN {column}")
-        conn.execute("UPDATE evonas_meta SET value = '1' WHERE key = 'schema_version'")
-    with SQLStorage(str(path)) as s:
-        (gen,) = s.load_generations("old")
-        assert gen.individuals[0].acc == 0.5 and gen.individuals[0].rung_acc is None
-        s.record_generation(run.id, GenerationRecord(1, ("b",), (_ind("b", rung_acc=0.4),), 1.0))
-        assert s.load_generations("old")[1].individuals[0].rung_acc == 0.4
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM evonas_meta").fetchone() == (str(SCHEMA_VERSION),)
-
-
 def test_a_foreign_database_is_refused(tmp_path):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
@@ -141,8 +119,62 @@ def test_any_sqlalchemy_url_works(tmp_path):
     s = SQLStorage(f"sqlite:///{tmp_path / 'u.db'}")
     assert s.create_run("x", {}, 0).name == "x"
     s.close()
-    mem = SQLStorage("sqlite:///:memory:")
-    assert mem.list_runs() == []
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///file:x?mode=memory&uri=true"])
+def test_an_in_memory_database_is_refused_because_it_would_lose_every_result(url):
+    with pytest.raises(StorageError, match="in-memory one would lose them"):
+        SQLStorage(url)
+
+
+def test_a_folder_or_an_empty_db_is_refused(tmp_path):
+    with pytest.raises(StorageError, match="is a folder"):
+        SQLStorage(str(tmp_path))
+    with pytest.raises(StorageError, match="--db is empty"):
+        SQLStorage("")
+
+
+def test_a_foreign_sqlite_file_is_left_byte_identical(tmp_path):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER, total REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="not evonas's.*left untouched"):
+        SQLStorage(str(path))
+    assert path.read_bytes() == before  # not switched to WAL, nothing added
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_ids_and_names_are_looked_up_apart(storage):
+    two = storage.create_run("first", {}, 0)
+    legacy = storage.create_run("placeholder", {}, 0)
+    with storage._transaction(write=True) as s:  # a name stored before integer names were refused
+        s.get(RunRow, legacy.id).name = str(two.id)
+    assert storage.get_run(str(two.id)).id == legacy.id  # a user's key: the name first
+    assert storage.get_run(two.id).id == two.id  # an int is always an id
+    storage.update_run(two.id, "finished")  # the storage's own updates go by id only
+    assert storage.get_run(two.id).status == "finished"
+    assert storage.get_run(legacy.id).status == "running"
+    with pytest.raises(RunNotFoundError):
+        storage.get_run("nope")
+
+
+def test_runs_have_unique_identities_and_heartbeats(storage):
+    a, b = storage.create_run("a", {}, 0), storage.create_run("b", {}, 0)
+    assert len(a.uid) == 32 and a.uid != b.uid and a.heartbeat_at is not None
+    before = storage.get_run(a.id).heartbeat_at
+    storage.heartbeat(a.id)
+    assert storage.get_run(a.id).heartbeat_at >= before
+    storage.update_run(a.id, "interrupted")
+    assert storage.get_run(a.id).heartbeat_at is None
+
+
+def test_what_a_run_knows_of_its_data_is_stored(storage):
+    run = storage.create_run("s", {}, 0, input_shape=(1, 8, 8), data_fingerprint="f" * 32)
+    again = storage.get_run("s")
+    assert again.input_shape == (1, 8, 8) and again.data_fingerprint == "f" * 32 and again.uid == run.uid
 
 
 def test_the_journal_keeps_finished_evaluations_until_the_generation_is_stored(storage):

@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 
 from evonas.export import write_bundle
 from evonas.genomes import Genome, build_autoencoder
+from evonas.learn import train_reconstruction
 from evonas.training.evaluation import clustering_report, map_clusters
 from evonas.training.finetune import (
     FinetuneConfig,
@@ -22,8 +23,6 @@ from evonas.training.finetune import (
     neighbour_augment,
     target_distribution,
 )
-from evonas.workers import Budget
-from evonas.workers.fitness import train_reconstruction
 
 
 def test_report_of_a_relabelled_perfect_clustering():
@@ -72,7 +71,7 @@ def trained(digits_data):
     torch.manual_seed(0)
     model = build_autoencoder(Genome.from_compact("c16k3-pmax-d10"), (1, 8, 8))
     x = torch.from_numpy(digits_data.x_train.copy())
-    train_reconstruction(model, x, Budget(epochs=15, batch_size=32, lr=1e-2), np.random.default_rng(0))
+    train_reconstruction(model, x, epochs=15, batch_size=32, lr=1e-2, rng=np.random.default_rng(0))
     return model, x
 
 

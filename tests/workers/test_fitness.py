@@ -7,7 +7,8 @@ import pytest
 from sklearn.cluster import KMeans
 
 from evonas.genomes import Genome
-from evonas.workers import Budget, FitnessData, Rung, clustering_scores, evaluate_genome
+from evonas.learn import clustering_scores
+from evonas.workers import Budget, FitnessData, Rung, evaluate_genome
 
 from ..conftest import TINY_BUDGET
 
@@ -19,8 +20,8 @@ def test_evaluation_is_deterministic_for_a_seed(digits_data):
     b = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
     c = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=4, threads=1)
     assert a.status == "ok", a.error
-    assert a.metrics() == b.metrics()
-    assert a.recon_loss != c.recon_loss
+    assert a.metrics == b.metrics
+    assert a.metrics.recon_loss != c.metrics.recon_loss
 
 
 def test_metrics_are_measured(digits_data):
@@ -28,12 +29,12 @@ def test_metrics_are_measured(digits_data):
         SMALL.canonical_json(), digits_data, Budget(epochs=8, batch_size=16), seed=0, threads=1
     )
     assert r.status == "ok" and r.error is None
-    assert 0.0 < r.acc <= 1.0 and 0.0 < r.nmi <= 1.0 and -1.0 <= r.ari <= 1.0
-    assert r.recon_loss < 0.9 * r.baseline_loss  # passed the gate
-    assert r.params == 9 * 16 * 2 + 16 + 1 + 16 * 16 * 10 * 2 + 10 + 256
+    assert 0.0 < r.metrics.acc <= 1.0 and 0.0 < r.metrics.nmi <= 1.0 and -1.0 <= r.metrics.ari <= 1.0
+    assert r.metrics.recon_loss < 0.9 * r.metrics.baseline_loss  # passed the gate
+    assert r.metrics.params == 9 * 16 * 2 + 16 + 1 + 16 * 16 * 10 * 2 + 10 + 256
     assert r.seconds > 0 and r.device == "cpu"
     # the CAE has learned something: clearly better than chance (0.1) on 10 classes
-    assert r.acc > 0.4
+    assert r.metrics.acc > 0.4
 
 
 def test_cluster_scores_match_kmeans_on_raw_pixels_when_latent_is_the_image(digits_data):
@@ -47,8 +48,8 @@ def test_a_model_that_does_not_learn_fails_the_gate(digits_data):
     r = evaluate_genome(SMALL, digits_data, TINY_BUDGET.model_copy(update={"gate_ratio": 0.01}), seed=0)
     assert r.status == "failed"
     assert r.error.startswith("gate:")
-    assert r.acc is None and r.nmi is None  # never stored as a measured fitness
-    assert r.recon_loss is not None and r.baseline_loss is not None
+    assert r.metrics.acc is None and r.metrics.nmi is None  # never stored as a measured fitness
+    assert r.metrics.recon_loss is not None and r.metrics.baseline_loss is not None
 
 
 def test_nan_loss_is_a_failure_not_a_score(digits_data):
@@ -57,13 +58,13 @@ def test_nan_loss_is_a_failure_not_a_score(digits_data):
     bad = FitnessData(x, digits_data.x_val, digits_data.y_val, 10)
     r = evaluate_genome(SMALL, bad, TINY_BUDGET, seed=0)
     assert r.status == "failed" and "diverged" in r.error
-    assert r.acc is None
+    assert r.metrics.acc is None
 
 
 def test_a_genome_invalid_for_the_data_is_a_failure(digits_data):
     g = Genome.from_compact("c8k3-pmax-pmax-pmax-pmax-d4")  # collapses 8x8
     r = evaluate_genome(g, digits_data, TINY_BUDGET, seed=0)
-    assert r.status == "failed" and "collapse" in r.error and r.acc is None
+    assert r.status == "failed" and "collapse" in r.error and r.metrics.acc is None
 
 
 def test_parameter_limit_from_the_budget(digits_data):
@@ -91,14 +92,16 @@ def test_channels_last_is_automatic_for_larger_images_and_trains_the_same_model(
         SMALL, digits_data, TINY_BUDGET.model_copy(update={"channels_last": True}), seed=1, threads=1
     )
     assert a.status == b.status == "ok"
-    assert b.recon_loss == pytest.approx(a.recon_loss, rel=0.05)  # same training, another memory layout
+    assert b.metrics.recon_loss == pytest.approx(
+        a.metrics.recon_loss, rel=0.05
+    )  # same training, another memory layout
 
 
 def test_the_pruning_checkpoint_does_not_change_a_full_evaluation(digits_data):
     plain = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
     checked = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2))
     assert plain.status == checked.status == "ok"
-    assert checked.metrics() == plain.metrics()
+    assert checked.metrics == plain.metrics
     assert plain.rung_acc is None and 0.0 < checked.rung_acc <= 1.0
     assert checked.pruned_at is None
 
@@ -114,18 +117,18 @@ def test_below_the_threshold_at_the_checkpoint_is_pruned_with_its_figures(digits
         rung=Rung(epoch=2, prune_below=full.rung_acc + 1e-9),
     )
     assert cut.status == "pruned" and cut.pruned_at == 2
-    assert cut.acc == cut.rung_acc == full.rung_acc  # the figures it reached at the checkpoint
-    assert cut.recon_loss is not None and cut.recon_loss > full.recon_loss
+    assert cut.metrics.acc == cut.rung_acc == full.rung_acc  # the figures it reached at the checkpoint
+    assert cut.metrics.recon_loss is not None and cut.metrics.recon_loss > full.metrics.recon_loss
     assert "pruned after epoch 2/5" in cut.error
     kept = evaluate_genome(
         SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2, prune_below=full.rung_acc)
     )
-    assert kept.status == "ok" and kept.metrics() == full.metrics()  # at the threshold is not below it
+    assert kept.status == "ok" and kept.metrics == full.metrics  # at the threshold is not below it
 
 
 def test_without_labels_the_objective_is_the_silhouette(digits_data):
     unlabelled = FitnessData(digits_data.x_train, digits_data.x_val, None, 10)
     r = evaluate_genome(SMALL, unlabelled, TINY_BUDGET, seed=3, threads=1)
     assert r.status == "ok", r.error
-    assert r.acc is None and r.nmi is None and r.ari is None
-    assert -1.0 <= r.silhouette <= 1.0 and r.silhouette > 0.05  # a real partition, not noise
+    assert r.metrics.acc is None and r.metrics.nmi is None and r.metrics.ari is None
+    assert -1.0 <= r.metrics.silhouette <= 1.0 and r.metrics.silhouette > 0.05  # a real partition, not noise

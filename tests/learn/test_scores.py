@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evonas.workers import cluster_accuracy, clustering_scores, hungarian_mapping
+from evonas.learn import cluster_accuracy, clustering_scores, hungarian_mapping
 
 
 def test_a_permuted_labelling_scores_one():

@@ -1,0 +1,28 @@
+"""Learning steps shared by the search's fitness and by ``nas train``: training an autoencoder on
+reconstruction, encoding, clustering the codes and scoring a partition. Depends on nothing else
+of evonas, so both ``workers`` and ``training`` build on it."""
+
+from evonas.learn.clustering import cluster_sample, fit_kmeans
+from evonas.learn.reconstruction import (
+    DeadlinePassed,
+    TrainingDiverged,
+    prefers_channels_last,
+    reconstruct_and_encode,
+    state_dict_bytes,
+    train_reconstruction,
+)
+from evonas.learn.scores import cluster_accuracy, clustering_scores, hungarian_mapping
+
+__all__ = [
+    "DeadlinePassed",
+    "TrainingDiverged",
+    "cluster_accuracy",
+    "cluster_sample",
+    "clustering_scores",
+    "fit_kmeans",
+    "hungarian_mapping",
+    "prefers_channels_last",
+    "reconstruct_and_encode",
+    "state_dict_bytes",
+    "train_reconstruction",
+]

@@ -1,0 +1,154 @@
+"""The generational loop's logic with the deterministic fake evaluator: fast, no Ray, no training.
+
+The same loop is tested on real Ray with real training in test_evolution.py and test_resume.py.
+"""
+
+import itertools
+
+import pytest
+
+from evonas.genomes import SearchSpace
+from evonas.nas import RunConfig, Search, best_individual
+from evonas.nas.evolution import evaluation_seed
+from evonas.nas.pruning import PruningConfig
+from evonas.storage import SQLStorage
+from evonas.workers.fake import CHECKPOINT_GAP, FakeEvaluator, fake_score
+
+SHAPE = (1, 8, 8)
+SPACE = SearchSpace.preset_for(SHAPE)
+
+
+def _search(tmp_path, name="r", evaluator=None, checkpoint_epoch=None, **options):
+    config = RunConfig(
+        name=name, db=str(tmp_path / "loop.db"), **{"population": 6, "generations": 4, **options}
+    )
+    storage = SQLStorage(config.db)
+    evaluator = evaluator or FakeEvaluator()
+    search = Search(config, SPACE, SHAPE, storage, evaluator, checkpoint_epoch=checkpoint_epoch)
+    return config, storage, search
+
+
+def _fingerprint(gens):
+    return [
+        (g.index, g.population, [(i.hash, i.status, i.metrics, i.operator) for i in g.individuals])
+        for g in gens
+    ]
+
+
+def test_the_loop_stores_every_generation_and_its_best_survives(tmp_path):
+    config, storage, search = _search(tmp_path)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gens = storage.load_generations(run.id)
+    assert [g.index for g in gens] == [0, 1, 2, 3, 4]
+    for prev, gen in itertools.pairwise(gens):
+        best = best_individual([g for g in gens if g.index <= gen.index])
+        assert best is not None and best.hash in gen.population
+        assert set(gen.population) <= set(prev.population) | {i.hash for i in gen.individuals}
+    assert search.best == best_individual(gens)
+    # the GA keeps what is good: the last population is better than the first on average
+    first = [i.score for i in gens[0].individuals if i.complete]
+    last = [r.score for h in gens[-1].population for r in search.known.values() if r.hash == h]
+    assert sum(last) / len(last) > sum(first) / len(first)
+
+
+def test_the_best_two_of_each_generation_get_a_second_seed_and_their_mean(tmp_path):
+    config, storage, search = _search(tmp_path, reevaluate=2)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gen0 = storage.load_generations(run.id)[0]
+    twice = [i for i in gen0.individuals if i.evaluations]
+    assert len(twice) == 2
+    for ind in twice:
+        seeds = [e["seed"] for e in ind.evaluations]
+        assert seeds == [evaluation_seed(0, ind.hash), evaluation_seed(0, ind.hash, 1)]
+        assert ind.metrics.acc == pytest.approx(sum(e["acc"] for e in ind.evaluations) / 2)
+
+
+def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp_path):
+    config, storage, search = _search(tmp_path, name="whole")
+    whole = storage.create_run("whole", config.model_dump(mode="json"), 0)
+    search.run(whole)
+    expected = _fingerprint(storage.load_generations(whole.id))
+
+    class Interrupting(FakeEvaluator):
+        def evaluate(self, jobs, on_result=None):
+            if len(self.calls) > 20:
+                raise KeyboardInterrupt
+            return super().evaluate(jobs, on_result)
+
+    config2 = config.model_copy(update={"name": "cut"})
+    first = Interrupting()
+    cut = storage.create_run("cut", config2.model_dump(mode="json"), 0)
+    with pytest.raises(KeyboardInterrupt):
+        Search(config2, SPACE, SHAPE, storage, first).run(cut)
+    stored = storage.load_generations(cut.id)
+    assert 0 < len(stored) < 5
+    second = FakeEvaluator()
+    Search(config2, SPACE, SHAPE, storage, second).run(cut, stored)
+    assert _fingerprint(storage.load_generations(cut.id)) == expected
+    done_before = {(j.genome.hash, j.seed) for j in first.calls}
+    assert not done_before & {(j.genome.hash, j.seed) for j in second.calls}  # nothing journaled re-run
+
+
+def test_journaled_evaluations_of_an_unfinished_generation_are_taken_not_rerun(tmp_path):
+    config, storage, _ = _search(tmp_path, generations=0, reevaluate=0)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+
+    class Crashing(FakeEvaluator):
+        def evaluate(self, jobs, on_result=None):
+            def stop_after_three(i, result):
+                on_result(i, result)
+                if i == 2:
+                    raise RuntimeError("driver crashed")
+
+            return super().evaluate(jobs, stop_after_three)
+
+    with pytest.raises(RuntimeError):
+        Search(config, SPACE, SHAPE, storage, Crashing()).run(run)
+    assert len(storage.load_journal(run.id, 0)) == 3
+    again = FakeEvaluator()
+    Search(config, SPACE, SHAPE, storage, again).run(run)
+    assert len(again.calls) == 6 - 3
+    assert storage.load_journal(run.id, 0) == {}  # dropped when the generation was stored
+
+
+def test_offspring_below_the_parents_checkpoint_bar_are_pruned_and_never_best(tmp_path):
+    config, storage, search = _search(
+        tmp_path, checkpoint_epoch=2, pruning=PruningConfig(quantile=0.5, margin=0.0), reevaluate=0
+    )
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gens = storage.load_generations(run.id)
+    pruned = [i for g in gens for i in g.individuals if i.status == "pruned"]
+    assert pruned, "the median bar prunes some offspring"
+    assert all(i.pruned_at == 2 and i.rung_acc == pytest.approx(i.metrics.acc) for i in pruned)
+    assert all(i.status != "pruned" for i in gens[0].individuals)  # generation 0 has no parents
+    best = best_individual(gens)
+    assert best is not None and best.status != "pruned" and best.pruned_at is None
+    assert all(i.rung_acc == pytest.approx(fake_score_of(i) - CHECKPOINT_GAP) for i in pruned)
+
+
+def fake_score_of(record):
+    from evonas.genomes import Genome
+
+    return fake_score(Genome.from_json(record.genome), record.seed)
+
+
+def test_failed_candidates_are_stored_with_their_error_and_never_ranked(tmp_path):
+    evaluator = FakeEvaluator(fail=lambda g: g.hash < "8")
+    config, storage, search = _search(tmp_path, evaluator=evaluator, generations=1)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    inds = [i for g in storage.load_generations(run.id) for i in g.individuals]
+    failed = [i for i in inds if i.status == "failed"]
+    assert failed and all(i.error == "gate: fake failure" and i.metrics.acc is None for i in failed)
+    assert best_individual(storage.load_generations(run.id)).status != "failed"
+
+
+def test_random_search_draws_every_generation_afresh(tmp_path):
+    config, storage, search = _search(tmp_path, strategy="random", generations=2)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gens = storage.load_generations(run.id)
+    assert all(i.operator == "random" and i.parents == () for g in gens[1:] for i in g.individuals)
