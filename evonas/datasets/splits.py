@@ -17,6 +17,7 @@ class SearchSplits:
     train: ImageData  # what candidates train on
     val: ImageData  # what fitness is scored on
     test: ImageData  # held out from the search; for final evaluation only
+    index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # rows of the dataset in each
 
 
 def search_splits(
@@ -47,4 +48,5 @@ def search_splits(
     val, train = rest[:val_size], rest[val_size:]
     if subset is not None:
         train = train[:subset]
-    return SearchSplits(data.take(np.sort(train)), data.take(np.sort(val)), data.take(np.sort(test)))
+    train, val, test = np.sort(train), np.sort(val), np.sort(test)
+    return SearchSplits(data.take(train), data.take(val), data.take(test), (train, val, test))

@@ -6,6 +6,7 @@ Depends on nothing else of evonas but its errors.
 from evonas.genomes.builder import ConvAutoencoder, build_autoencoder
 from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, Gene, PoolGene
 from evonas.genomes.genome import Genome
+from evonas.genomes.recipe import Recipe
 from evonas.genomes.shapes import (
     GenomeReport,
     LayerShape,
@@ -27,6 +28,7 @@ __all__ = [
     "GenomeReport",
     "LayerShape",
     "PoolGene",
+    "Recipe",
     "SearchSpace",
     "build_autoencoder",
     "count_parameters",

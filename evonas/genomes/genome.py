@@ -20,6 +20,7 @@ from evonas.genomes.genes import (
     gene_token,
     parse_gene_token,
 )
+from evonas.genomes.recipe import Recipe
 
 
 class Genome(BaseModel):
@@ -33,6 +34,7 @@ class Genome(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     genes: tuple[Gene, ...]
+    recipe: Recipe | None = None  # None: trained as the run's budget says (genomes before recipes)
 
     @field_validator("genes")
     @classmethod
@@ -42,8 +44,12 @@ class Genome(BaseModel):
 
     # -- forms -------------------------------------------------------------------------
     def canonical_json(self) -> str:
-        """The canonical JSON form: every field explicit, keys sorted, no spaces."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The canonical JSON form: every field explicit, keys sorted, no spaces. A genome without
+        a recipe has no ``recipe`` key, so genomes stored before recipes keep their hashes."""
+        doc = self.model_dump(mode="json")
+        if doc["recipe"] is None:
+            del doc["recipe"]
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def hash(self) -> str:
@@ -51,8 +57,10 @@ class Genome(BaseModel):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     def compact(self) -> str:
-        """A one-line form for tables and logs, e.g. ``c32k3-bn-pmax-c64k5-pavg-d16``."""
-        return "-".join(gene_token(g) for g in self.genes)
+        """A one-line form for tables and logs, e.g. ``c32k3-bn-pmax-c64k5-pavg-d16``, with the
+        recipe after a ``+``: ``c32k3-pmax-d16+aug:medium,noise:0.1,lr:0.001``."""
+        layers = "-".join(gene_token(g) for g in self.genes)
+        return layers if self.recipe is None else f"{layers}+{self.recipe.compact()}"
 
     def __str__(self) -> str:
         return self.compact()
@@ -60,11 +68,12 @@ class Genome(BaseModel):
     @classmethod
     def from_compact(cls, text: str) -> Genome:
         """Parse the compact form; raises :class:`InvalidGenomeError` naming the bad token."""
+        layers, _, recipe = text.strip().partition("+")
         try:
-            genes = [parse_gene_token(tok) for tok in text.strip().split("-")]
+            genes = [parse_gene_token(tok) for tok in layers.split("-")]
         except (ValueError, ValidationError) as exc:
             raise InvalidGenomeError(f"Cannot parse genome {text!r}: {exc}") from None
-        return cls.of(genes)
+        return cls.of(genes, Recipe.from_compact(recipe) if recipe else None)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Genome:
@@ -75,10 +84,10 @@ class Genome(BaseModel):
             raise InvalidGenomeError(f"Invalid genome JSON: {_first_error(exc)}") from None
 
     @classmethod
-    def of(cls, genes: Sequence[Gene]) -> Genome:
+    def of(cls, genes: Sequence[Gene], recipe: Recipe | None = None) -> Genome:
         """Build from a gene list, turning rule violations into :class:`InvalidGenomeError`."""
         try:
-            return cls(genes=tuple(genes))
+            return cls(genes=tuple(genes), recipe=recipe)
         except ValidationError as exc:
             raise InvalidGenomeError(_first_error(exc)) from None
 

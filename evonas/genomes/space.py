@@ -16,6 +16,7 @@ from evonas.genomes.genes import (
     PoolMode,
 )
 from evonas.genomes.genome import Genome
+from evonas.genomes.recipe import AUGMENTS, LEARNING_RATES, NOISES, Augment
 
 
 class SearchSpace(BaseModel):
@@ -35,6 +36,12 @@ class SearchSpace(BaseModel):
     max_params: int = Field(2_000_000, ge=1, le=10**10, description="Largest allowed autoencoder size.")
     p_batchnorm: float = Field(0.4, ge=0, le=1, description="Chance a drawn conv gets batchnorm.")
     p_pool: float = Field(0.5, ge=0, le=1, description="Chance a drawn conv is followed by a pool.")
+    recipes: bool = Field(
+        True, description="Whether genomes carry a training recipe that evolves with the layers."
+    )
+    augments: tuple[Augment, ...] = Field(AUGMENTS, min_length=1)
+    noises: tuple[float, ...] = Field(NOISES, min_length=1)
+    learning_rates: tuple[float, ...] = Field(LEARNING_RATES, min_length=1)
 
     @model_validator(mode="after")
     def _ordered_bounds(self) -> SearchSpace:

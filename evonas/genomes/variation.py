@@ -15,10 +15,12 @@ import numpy as np
 from evonas.errors import InvalidGenomeError
 from evonas.genomes.genes import BatchNormGene, BodyGene, ConvGene, DenseGene, PoolGene
 from evonas.genomes.genome import Genome
+from evonas.genomes.recipe import Recipe
 from evonas.genomes.shapes import Shape, validate_genome
 from evonas.genomes.space import SearchSpace
 
 MUTATIONS = ("add", "remove", "change", "swap")
+RECIPE_MUTATION = "recipe"  # one more operator for genomes that carry a recipe
 
 
 def _pick(rng: np.random.Generator, options: Sequence):
@@ -39,10 +41,41 @@ def random_dense(space: SearchSpace, rng: np.random.Generator) -> DenseGene:
     return DenseGene(latent=int(min(space.max_latent, np.exp(rng.uniform(lo, hi)))))
 
 
-def _accept(genes: list, space: SearchSpace, input_shape: Shape) -> Genome | None:
+def random_recipe(space: SearchSpace, rng: np.random.Generator) -> Recipe:
+    return Recipe(
+        augment=_pick(rng, space.augments), noise=float(_pick(rng, space.noises)),
+        lr=float(_pick(rng, space.learning_rates)),
+    )  # fmt: skip
+
+
+def mutate_recipe(recipe: Recipe, space: SearchSpace, rng: np.random.Generator) -> Recipe:
+    """Move one field of the recipe to a neighbouring value of its range in ``space``."""
+    field, choices = _pick(
+        rng, (("augment", space.augments), ("noise", space.noises), ("lr", space.learning_rates))
+    )
+    current = getattr(recipe, field)
+    i = choices.index(current) if current in choices else int(rng.integers(len(choices)))
+    j = int(np.clip(i + _pick(rng, (-1, 1)), 0, len(choices) - 1))
+    if j == i:
+        j = int(np.clip(i + (1 if i == 0 else -1), 0, len(choices) - 1))
+    return recipe.model_copy(update={field: choices[j]})
+
+
+def cross_recipes(a: Recipe | None, b: Recipe | None, rng: np.random.Generator) -> Recipe | None:
+    """Each field from either parent at random (uniform crossover); a parent without a recipe
+    gives its partner's."""
+    if a is None or b is None:
+        return a or b
+    picks = {f: getattr(a if rng.random() < 0.5 else b, f) for f in ("augment", "noise", "lr")}
+    return Recipe(**picks)
+
+
+def _accept(
+    genes: list, space: SearchSpace, input_shape: Shape, recipe: Recipe | None = None
+) -> Genome | None:
     """Repair ``genes`` and return the genome if it is valid and in ``space``, else None."""
     try:
-        genome = Genome.of(repair(genes, space, input_shape))
+        genome = Genome.of(repair(genes, space, input_shape), recipe)
         space.check(genome)
         validate_genome(genome, input_shape, space.max_params)
     except InvalidGenomeError:
@@ -93,7 +126,8 @@ def random_genome(
             if rng.random() < space.p_pool:
                 genes.append(PoolGene(mode=_pick(rng, space.pool_modes)))
         genes.append(random_dense(space, rng))
-        genome = _accept(genes, space, input_shape)
+        recipe = random_recipe(space, rng) if space.recipes else None
+        genome = _accept(genes, space, input_shape, recipe)
         if genome is not None and genome.n_convs >= space.min_convs:
             return genome
     raise InvalidGenomeError(
@@ -162,12 +196,18 @@ def mutate(
     The child differs from the parent unless ``max_tries`` draws all failed, in which case
     the parent comes back with the operator ``"none"``.
     """
+    operators = (*MUTATIONS, RECIPE_MUTATION) if genome.recipe is not None and space.recipes else MUTATIONS
     for _ in range(max_tries):
-        op = _pick(rng, MUTATIONS)
+        op = _pick(rng, operators)
+        if op == RECIPE_MUTATION:
+            recipe = mutate_recipe(genome.recipe, space, rng)  # type: ignore[arg-type]
+            if recipe != genome.recipe:
+                return Genome.of(genome.genes, recipe), op
+            continue
         genes = _mutated_genes(genome, op, space, rng)
         if genes is None:
             continue
-        child = _accept(genes, space, input_shape)
+        child = _accept(genes, space, input_shape, genome.recipe)
         if child is not None and child.n_convs >= space.min_convs and child != genome:
             return child, op
     return genome, "none"
@@ -188,6 +228,7 @@ def crossover(
     be repaired is redrawn; after ``max_tries`` its parent is returned in its place.
     """
     children: list[Genome | None] = [None, None]
+    recipes = (cross_recipes(a.recipe, b.recipe, rng), cross_recipes(b.recipe, a.recipe, rng))
     for _ in range(max_tries):
         i = int(rng.integers(1, len(a.body) + 1))
         j = int(rng.integers(1, len(b.body) + 1))
@@ -197,7 +238,7 @@ def crossover(
         )
         for k, draft in enumerate(drafts):
             if children[k] is None:
-                child = _accept(draft, space, input_shape)
+                child = _accept(draft, space, input_shape, recipes[k])
                 if child is not None and child.n_convs >= space.min_convs:
                     children[k] = child
         if all(c is not None for c in children):

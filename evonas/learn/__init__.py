@@ -2,7 +2,9 @@
 reconstruction, encoding, clustering the codes and scoring a partition. Depends on nothing else
 of evonas, so both ``workers`` and ``training`` build on it."""
 
+from evonas.learn.augment import Augmentation
 from evonas.learn.clustering import cluster_sample, fit_kmeans
+from evonas.learn.heads import HEADS, Head, Partition, cluster_codes, label_free_score
 from evonas.learn.reconstruction import (
     DeadlinePassed,
     TrainingDiverged,
@@ -14,6 +16,12 @@ from evonas.learn.reconstruction import (
 from evonas.learn.scores import cluster_accuracy, clustering_scores, hungarian_mapping
 
 __all__ = [
+    "HEADS",
+    "Head",
+    "Partition",
+    "cluster_codes",
+    "label_free_score",
+    "Augmentation",
     "DeadlinePassed",
     "TrainingDiverged",
     "cluster_accuracy",

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from evonas.learn.augment import Augmentation
+
 
 def prefers_channels_last(input_shape: tuple[int, int, int]) -> bool:
     """Whether training in the channels_last memory format pays for images of this (C, H, W)
@@ -34,13 +36,20 @@ def train_reconstruction(
     rng: np.random.Generator,
     on_epoch: Callable[[int, float], None] | None = None,
     deadline: float | None = None,
+    augment: Augmentation | None = None,
 ) -> list[float]:
     """Minibatch Adam on MSE with the images in memory; returns the mean loss of each epoch.
+
+    With ``augment``, each batch is transformed (and noised) as it says; its draws come from a
+    generator seeded by ``rng``, so the run stays reproducible.
 
     ``on_epoch(epoch, mean_loss)`` is called after each epoch (epochs count from 1). Raises
     :class:`TrainingDiverged` when an epoch's loss is not finite, :class:`DeadlinePassed` past
     ``deadline``."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    transform = augment if augment is not None and augment.active else None
+    # drawn only when used, so plain training consumes rng exactly as it always did
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62))) if transform is not None else None
     model.train()
     n = x.shape[0]
     history: list[float] = []
@@ -51,7 +60,8 @@ def train_reconstruction(
             batch = x[perm[i : i + batch_size]]
             if batch.shape[0] < 2 and n >= 2:  # a batch of 1 breaks batchnorm
                 continue
-            loss = nn.functional.mse_loss(model(batch), batch)
+            inputs, target = transform(batch, gen) if transform is not None and gen else (batch, batch)
+            loss = nn.functional.mse_loss(model(inputs), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

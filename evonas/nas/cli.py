@@ -60,6 +60,18 @@ def _db(p: argparse.ArgumentParser, default: str | None = DEFAULT_DB_URL) -> Non
     )  # fmt: skip
 
 
+def _duration(text: str) -> float:
+    from evonas.nas.config import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+        if not isinstance(seconds, float) or seconds <= 0:
+            raise ValueError(f"must be a positive duration such as 900s, 45m or 2h. Got {text!r} instead.")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return seconds
+
+
 def _run_key(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run name or id")
 
@@ -81,6 +93,12 @@ def _driver(p: argparse.ArgumentParser) -> None:
         help="reuse evaluations of other runs in the database with the same data and budget",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--time-budget", type=_duration, metavar="T",
+        help="stop starting generations that would overrun T of wall time (900s, 45m, 2h); the run "
+        "ends 'finished' with its best stored, and 'nas resume --time-budget T' carries on. Without "
+        "--generations, generations go on until the time is spent",
+    )  # fmt: skip
     p.add_argument(
         "--log-file", type=Path, metavar="PATH",
         help="where Ray's and PyTorch's messages go (default: beside the SQLite file, *.log)",
@@ -211,10 +229,11 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
 def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     train = sub.add_parser(
         "train", parents=[common, _parent(_json)],
-        help="train an exported architecture fully and evaluate it (k-means on the test split)",
-        description="Train the bundle's autoencoder on the training split, encode the test split, run "
-        "k-means and report ACC, NMI, ARI, per-class precision / recall / F1 and the confusion "
-        "matrix; save trained.safetensors, metrics.json and pictures into DIR.",
+        help="train an exported architecture fully, cluster its codes and score the clusters",
+        description="Train the bundle's autoencoder (with its recipe), cluster the codes with --head and "
+        "report ACC, NMI, ARI, per-class precision / recall / F1 and the confusion matrix (or, without "
+        "labels, the silhouette); save trained.safetensors, metrics.json, clusters.csv, codes.npy and "
+        "pictures into DIR/PROTOCOL/.",
     )  # fmt: skip
     train.add_argument("dir", type=Path, metavar="DIR", help="a bundle written by nas export")
     train.add_argument("--dataset", required=True, help="dataset name (e.g. digits)")
@@ -223,7 +242,33 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
         "--epochs", type=int, required=True, metavar="N", help="reconstruction training epochs"
     )
     train.add_argument("--batch-size", type=int, default=256, metavar="N")
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument(
+        "--lr", type=float, help="Adam learning rate (default: the bundle's recipe, else 1e-3)"
+    )
+    train.add_argument(
+        "--augment", choices=["none", "weak", "medium", "strong"],
+        help="random affine augmentation (default: the bundle's recipe, else none)",
+    )  # fmt: skip
+    train.add_argument(
+        "--noise",
+        type=float,
+        metavar="STD",
+        help="denoising input noise (default: the bundle's recipe, else 0)",
+    )
+    train.add_argument(
+        "--head", choices=["kmeans", "umap-gmm"], default="kmeans",
+        help="how codes become clusters: kmeans (default), or umap-gmm (UMAP to k dimensions, then a "
+        "Gaussian mixture, as N2D does)",
+    )  # fmt: skip
+    train.add_argument(
+        "--protocol", choices=["heldout", "transductive"], default="heldout",
+        help="heldout (default): train without the test split, score on it; transductive: train, "
+        "cluster and score on every image, as the papers do. Results go to DIR/PROTOCOL/",
+    )  # fmt: skip
+    train.add_argument(
+        "--clusters", type=int, metavar="K",
+        help="clusters to find (default: the number of classes; required without labels)",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0, metavar="N")
     train.add_argument(
         "--from-scratch", action="store_true", help="start from fresh weights, not the exported ones"
@@ -286,6 +331,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
         "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate, "strategy": args.strategy,
+        "time_budget": args.time_budget,
     }  # fmt: skip
     sections = {
         "dataset": {
@@ -317,7 +363,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run = resume_search(
         args.run, args.db, generations=args.generations, progress=None if args.quiet else progress_for(),
-        reuse=args.reuse, address=args.address, cpus=args.cpus,
+        reuse=args.reuse, address=args.address, cpus=args.cpus, time_budget=args.time_budget,
     )  # fmt: skip
     return _print_outcome(run, args.db)
 
@@ -331,7 +377,7 @@ def _print_outcome(run: RunInfo, db: str) -> int:
         gens = storage.load_generations(run.id)
         safe_db = storage.safe_url
     best = best_individual(gens)
-    print(f"run {run.name} {run.status}")
+    print(f"run {run.name} {run.status}" + (f" ({run.stop_reason})" if run.stop_reason else ""))
     if best:
         from evonas.genomes import Genome
 
@@ -365,7 +411,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run_json(run, gens), indent=2))
         return 0
-    print(f"run {run.name} (id {run.id}): {run.status}, seed {run.seed}")
+    stopped = f" ({run.stop_reason})" if run.stop_reason else ""
+    print(f"run {run.name} (id {run.id}): {run.status}{stopped}, seed {run.seed}")
     print(generations_table(gens))
     best = best_individual(gens)
     if best:
@@ -441,7 +488,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         opts = TrainOptions(
             dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
-            lr=args.lr, seed=args.seed, from_scratch=args.from_scratch, finetune=args.finetune,
+            lr=args.lr, augment=args.augment, noise=args.noise, head=args.head, protocol=args.protocol,
+            clusters=args.clusters, seed=args.seed, from_scratch=args.from_scratch, finetune=args.finetune,
             finetune_iterations=args.finetune_iterations, classifier=args.classifier,
             classifier_epochs=args.classifier_epochs, pictures=not args.no_pictures,
         )  # fmt: skip
@@ -452,9 +500,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"ACC {metrics['acc']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}  "
-              f"(test split, {metrics['test_size']} images); metrics in {args.dir / 'metrics.json'}"
-              )  # fmt: skip
+        where = "test split" if opts.protocol == "heldout" else "every image"
+        scores = (
+            f"ACC {metrics['acc']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}"
+            if metrics["acc"] is not None
+            else f"silhouette {metrics['silhouette']:.4f} (no labels: ACC needs them)"
+        )
+        print(f"{scores}  ({opts.head}, {where}, {metrics['test_size']} images); "
+              f"results in {args.dir / opts.protocol}/")  # fmt: skip
     return 0
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from evonas.datasets.loaders import Layout
 from evonas.errors import ConfigError
@@ -17,6 +18,25 @@ from evonas.storage import DEFAULT_DB_URL
 from evonas.workers import Budget
 
 MAX_POPULATION = 10_000  # a bound on every count of individuals (a generation is held in memory)
+MAX_GENERATIONS = 100_000
+UNTIL_TIME_IS_SPENT = MAX_GENERATIONS  # the generations of a time-budgeted run that names none
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> object:
+    """``900``, ``"900s"``, ``"45m"``, ``"2h"``, ``"1h30m"`` -> seconds (other values pass to pydantic)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        parts = re.fullmatch(r"((\d+(\.\d+)?)\s*([smhd])\s*)+", text)
+        if text.replace(".", "", 1).isdigit():
+            return float(text)
+        if not parts:
+            raise ValueError(f"must be a duration such as 900s, 45m or 2h. Got {value!r} instead.")
+        return sum(float(n) * _UNITS[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)\s*([smhd])", text))
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=365 * 86400)]
 
 
 class DatasetConfig(BaseModel):
@@ -52,7 +72,7 @@ class RunConfig(BaseModel):
     offspring: int | None = Field(
         None, ge=1, le=MAX_POPULATION, description="Offspring per generation (lambda); default population."
     )
-    generations: int = Field(5, ge=0, le=100_000, description="Generations after the initial one.")
+    generations: int = Field(5, ge=0, le=MAX_GENERATIONS, description="Generations after the initial one.")
     crossover_prob: float = Field(0.5, ge=0, le=1)
     mutation_prob: float = Field(0.8, ge=0, le=1)
     selection: Literal["best", "tournament", "nsga2"] = Field(
@@ -92,6 +112,11 @@ class RunConfig(BaseModel):
         0.0, ge=0, le=64, description="GPUs per evaluation; 0.25 packs four on one GPU."
     )
     trial_timeout: float | None = Field(None, gt=0, le=10**7, description="Seconds an evaluation may train.")
+    time_budget: Duration | None = Field(
+        None,
+        description="Wall time a driver may spend (seconds, or '45m', '2h', '900s'): no generation "
+        "starts that would overrun it. Without 'generations' set, generations go on until it is spent.",
+    )
     keep_weights: int = Field(
         5, ge=0, le=1000, description="Trained weights kept for this many best individuals."
     )
@@ -99,6 +124,9 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
+        if self.time_budget is not None and "generations" not in self.model_fields_set:
+            object.__setattr__(self, "generations", UNTIL_TIME_IS_SPENT)
+            self.model_fields_set.add("generations")
         if self.elites > self.population:
             raise ValueError(f"elites must be <= population. Got {self.elites} > {self.population} instead.")
         return self

@@ -45,8 +45,14 @@ class Evaluator(Protocol):
         ...
 
     def evaluate(
-        self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
-    ) -> list[EvalResult]: ...
+        self,
+        jobs: Sequence[EvalJob],
+        on_result: Callable[[int, EvalResult], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> list[EvalResult]:
+        """Results in job order; ``on_result(i, result)`` as each finishes, ``on_tick()`` now and
+        then while none does."""
+        ...
 
 
 class Progress(Protocol):
@@ -110,6 +116,7 @@ class Search:
         self.best: IndividualRecord | None = None
         self.tracker = Tracker("", config.generations, config.n_offspring + config.reevaluate)
         self._run_id = -1
+        self.stop_reason: str | None = None  # why the loop stopped before config.generations
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, run: RunInfo, history: Sequence[GenerationRecord] = ()) -> None:
@@ -124,7 +131,12 @@ class Search:
             run.name, self.config.generations, self.config.n_offspring + self.config.reevaluate
         )
         population = self.restore(history)
+        durations = [g.seconds for g in history[-1:]]  # what the next generation will take, roughly
         for index in range(len(history), self.config.generations + 1):
+            if (reason := self._out_of_time(durations)) is not None:
+                self.stop_reason = reason
+                log.info("run %s: %s", run.name, reason)
+                break
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             if index == 0:
@@ -144,11 +156,27 @@ class Search:
                 self.config.tournament_size, self.config.elites,
             )  # fmt: skip
             seconds = time.perf_counter() - start
+            durations.append(seconds)
             self.storage.record_generation(
                 run.id,
                 GenerationRecord(index, tuple(ind.hash for ind in population), tuple(records), seconds),
             )
             self._show(final=True)
+
+    def _out_of_time(self, durations: Sequence[float]) -> str | None:
+        """Why no further generation may start (the time budget would be overrun), or None.
+        The next generation is expected to take as long as the longest of the last three."""
+        budget = self.config.time_budget
+        if budget is None:
+            return None
+        elapsed = time.perf_counter() - self.tracker.started
+        expected = max(durations[-3:], default=0.0)
+        if elapsed + expected <= budget:
+            return None
+        return (
+            f"time budget of {_hms(budget)} spent: {_hms(elapsed)} used, and the next generation "
+            f"would take about {_hms(expected)}"
+        )
 
     def restore(self, history: Sequence[GenerationRecord]) -> list[Individual]:
         """Rebuild the loop's state (known evaluations, best, population) from stored generations."""
@@ -282,7 +310,7 @@ class Search:
             self._show()
 
         self._show()
-        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result), strict=True):
+        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result, self._show), strict=True):
             results[job.genome.hash] = result
         return results
 
@@ -322,6 +350,11 @@ class Search:
         snapshot = self.snapshot()
         if self.progress is not None and snapshot is not None:
             self.progress.update(snapshot, final=final)
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def _record(c: Candidate, r: EvalResult) -> IndividualRecord:

@@ -9,12 +9,21 @@ from evonas.nas.status import RunProgress
 
 
 class LineProgress:
-    """One plain line per update (no control characters), so logs stay readable."""
+    """One plain line per update (no control characters), so logs stay readable. While nothing
+    finishes, the line is repeated once a minute, so a long evaluation never looks like a hang."""
+
+    QUIET_SECONDS = 60.0
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
+        self._last: tuple[int, int, float] | None = None  # (generation, done, elapsed) last written
 
     def update(self, progress: RunProgress, *, final: bool = False) -> None:
+        key = (progress.generation or 0, progress.done)
+        last = self._last
+        if not final and last and last[:2] == key and progress.elapsed - last[2] < self.QUIET_SECONDS:
+            return  # a tick with nothing new
+        self._last = (*key, progress.elapsed)
         prefix = "stored: " if final else ""
         self.stream.write(prefix + progress.render() + "\n")
         self.stream.flush()

@@ -80,9 +80,12 @@ def evaluation_key(config: RunConfig) -> str:
     dataset = ds.model_dump(mode="json")
     if ds.layout == "auto":  # added later: the key of runs that never set it stays as it was
         del dataset["layout"]
+    budget = config.budget.model_dump(mode="json")
+    if config.budget.head == "kmeans":  # added later, as layout was
+        del budget["head"]
     what = {
         "dataset": {**dataset, "data_dir": data_dir, "split_seed": SPLIT_SEED},
-        "budget": config.budget.model_dump(mode="json"),
+        "budget": budget,
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -192,6 +195,7 @@ def resume_search(
     reuse: bool = False,
     address: str | None = None,
     cpus: int | None = None,
+    time_budget: float | None = None,
 ) -> RunInfo:
     """Continue a run from its last stored generation, whatever stopped it.
 
@@ -203,6 +207,9 @@ def resume_search(
         stored = dict(run.config)
         if "reevaluate" not in stored:  # made before pruning and re-evaluation: keep its behaviour
             stored.update(reevaluate=0, pruning={"enabled": False})
+        space = stored.get("search_space")
+        if isinstance(space, dict) and "recipes" not in space:  # made before recipes evolved
+            stored["search_space"] = {**space, "recipes": False}
         try:
             config = RunConfig.model_validate(stored)
         except ValidationError as exc:
@@ -235,6 +242,8 @@ def resume_search(
             overrides["address"] = address
         if cpus is not None:
             overrides["cpus"] = cpus
+        if time_budget is not None:  # a new budget for this driver (each driver starts its own clock)
+            overrides["time_budget"] = time_budget
         config = config.model_copy(update=overrides)
         if evaluation_key(config) != run.eval_key:
             raise ConfigError(f"Run {run.name!r} was evaluated under different data or budget settings.")
@@ -263,6 +272,7 @@ def _evolve(
         run.name, len(fitness_data.x_train), len(fitness_data.x_val), config.dataset.name,
         fitness_data.input_shape,
     )  # fmt: skip
+    stop_reason: str | None = None
     try:
         with RayEvaluator(
             fitness_data, config.budget, address=config.address,
@@ -285,11 +295,12 @@ def _evolve(
             )  # fmt: skip
             with Heartbeat(storage, run.id):
                 search.run(run, history)
+            stop_reason = search.stop_reason
     except KeyboardInterrupt:
         storage.update_run(run.id, RunStatus.INTERRUPTED)
         raise
     except BaseException as exc:
         storage.update_run(run.id, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
-    storage.update_run(run.id, RunStatus.FINISHED)
+    storage.update_run(run.id, RunStatus.FINISHED, stop_reason=stop_reason)
     return storage.get_run(run.id)

@@ -50,6 +50,7 @@ def run_json(run: RunInfo, generations: list[GenerationRecord]) -> dict[str, Any
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "error": run.error,
+        "stop_reason": run.stop_reason,
         "config": run.config,
         "generations": [
             {

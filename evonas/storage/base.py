@@ -79,9 +79,10 @@ class RunStorage(abc.ABC):
         error: str | None = None,
         config: dict[str, Any] | None = None,
         owner: str | None = None,
+        stop_reason: str | None = None,
     ) -> None:
-        """Set a run's status (and its error, config and owner). A status other than ``running``
-        stamps ``finished_at`` and clears the owner."""
+        """Set a run's status (and its error, config, owner and why it stopped). A status other
+        than ``running`` stamps ``finished_at`` and clears the owner."""
 
     @abc.abstractmethod
     def heartbeat(self, run_id: int) -> None:

@@ -30,6 +30,7 @@ class RunInfo:
     input_shape: tuple[int, int, int] | None = None  # (C, H, W) of its images; None: stored before 0003
     data_fingerprint: str | None = None  # digest of the images the search saw
     heartbeat_at: datetime | None = None  # refreshed by a live driver (UTC)
+    stop_reason: str | None = None  # why a finished run stopped before its last generation
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class RunRow(Base):
     input_shape: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     data_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     generations: Mapped[list[GenerationRow]] = relationship(
         back_populates="run", order_by="GenerationRow.index", cascade="all, delete-orphan"
     )
@@ -354,10 +355,12 @@ class SQLStorage(RunStorage):
         error: str | None = None,
         config: dict[str, Any] | None = None,
         owner: str | None = None,
+        stop_reason: str | None = None,
     ) -> None:
         with self._transaction(write=True) as s:
             row = self._by_id(s, run_id)
             row.status = RunStatus(status)
+            row.stop_reason = stop_reason
             row.updated_at = _now()
             row.error = error
             running = row.status == RunStatus.RUNNING
@@ -473,5 +476,5 @@ def _run_info(row: RunRow) -> RunInfo:
         finished_at=row.finished_at, error=row.error, owner=row.owner, eval_key=row.eval_key,
         progress=json.loads(json.dumps(row.progress)) if row.progress else None,
         uid=row.uid or "", input_shape=shape, data_fingerprint=row.data_fingerprint,  # type: ignore[arg-type]
-        heartbeat_at=row.heartbeat_at,
+        heartbeat_at=row.heartbeat_at, stop_reason=row.stop_reason,
     )  # fmt: skip

@@ -14,10 +14,20 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from evonas.datasets import load_dataset, search_splits
+from evonas.datasets.loaders import Layout
 from evonas.errors import DatasetError, NASError
 from evonas.export import read_bundle
 from evonas.genomes import build_autoencoder
-from evonas.learn import fit_kmeans, prefers_channels_last, state_dict_bytes, train_reconstruction
+from evonas.genomes.recipe import AFFINE, Augment, Recipe
+from evonas.learn import (
+    Augmentation,
+    Head,
+    cluster_codes,
+    label_free_score,
+    prefers_channels_last,
+    state_dict_bytes,
+    train_reconstruction,
+)
 from evonas.training.classifier import train_classifier
 from evonas.training.evaluation import clustering_report
 from evonas.training.finetune import FinetuneConfig, finetune
@@ -26,21 +36,29 @@ from evonas.training.pictures import loss_curve, reconstructions, tsne_map
 log = logging.getLogger(__name__)
 
 
+Protocol = Literal["heldout", "transductive"]
+
+
 class TrainOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dataset: str
     data_dir: Path | None = None
-    epochs: int = Field(10, ge=0)
-    batch_size: int = Field(256, ge=2)
-    lr: float = Field(1e-3, gt=0)
-    seed: int = Field(0, ge=0)
+    epochs: int = Field(10, ge=0, le=100_000)
+    batch_size: int = Field(256, ge=2, le=65_536)
+    lr: float | None = Field(None, gt=0, le=1, description="Default: the bundle's recipe, else 1e-3.")
+    augment: Augment | None = Field(None, description="Default: the bundle's recipe, else none.")
+    noise: float | None = Field(None, ge=0, le=1, description="Default: the bundle's recipe, else 0.")
+    seed: int = Field(0, ge=0, lt=2**31)
     from_scratch: bool = False
+    head: Head = "kmeans"
+    protocol: Protocol = "heldout"
+    clusters: int | None = Field(None, ge=2, le=100_000)
     finetune: Literal["idec", "edcwrn"] | None = None
-    finetune_iterations: int = Field(20_000, ge=1)
+    finetune_iterations: int = Field(20_000, ge=1, le=10**7)
     classifier: Literal["probe", "finetune"] | None = None
-    classifier_epochs: int = Field(10, ge=1)
-    kmeans_n_init: int = Field(10, ge=1)
+    classifier_epochs: int = Field(10, ge=1, le=100_000)
+    kmeans_n_init: int = Field(10, ge=1, le=1000)
     pictures: bool = True
 
 
@@ -48,10 +66,6 @@ def _encode(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         return torch.cat([model.encode(x[i : i + 1024]) for i in range(0, x.shape[0], 1024)]).numpy()  # type: ignore[operator]
-
-
-def _kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> np.ndarray:
-    return fit_kmeans(z, k, n_init, seed).labels_
 
 
 def _load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -88,40 +102,58 @@ def _check_writable(directory: Path) -> None:
 def train_bundle(
     directory: Path, opts: TrainOptions, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
-    """Train the bundle's architecture on the dataset's training split, score it on the test split,
-    and save the trained weights, the metrics and pictures into the bundle folder."""
+    """Train the bundle's architecture and cluster with ``opts.head`` under ``opts.protocol``:
+
+    - ``heldout``: the encoder trains on the search's training and validation images and never on
+      the test split; the head is fitted on the codes of every image (it uses no labels) and the
+      partition is scored on the test split.
+    - ``transductive``: train, cluster and score on every image (the papers' usual protocol).
+
+    Without labels (``opts.clusters`` then says how many groups) the partition is scored by the
+    head's label-free silhouette. Everything is written into ``DIR/<protocol>/``: the trained
+    weights, ``metrics.json``, ``clusters.csv`` (each image's cluster), ``codes.npy`` (each image's
+    code, in dataset order) and the pictures, so the two protocols never overwrite each other."""
     bundle = read_bundle(directory)
     searched = bundle.meta.get("dataset", {})
-    layout = searched.get("layout", "auto") if searched.get("name") == opts.dataset else "auto"
+    layout: Layout = searched.get("layout", "auto") if searched.get("name") == opts.dataset else "auto"
     data = load_dataset(opts.dataset, opts.data_dir, layout)  # as the search read it
     if data.input_shape != bundle.input_shape:
         raise DatasetError(
             f"Dataset {opts.dataset!r} has images of shape {data.input_shape}, but the bundle's model "
             f"takes {bundle.input_shape}."
         )
-    if data.y is None:
-        raise DatasetError(f"Dataset {opts.dataset!r} has no labels; nas train scores against them.")
-    ds = bundle.meta.get("dataset", {}) if bundle.meta.get("dataset", {}).get("name") == opts.dataset else {}
-    splits = search_splits(
-        data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
-    )
-    # the search's training and validation images both train; the test split is never trained on
-    x_np = np.concatenate([splits.train.x, splits.val.x])
-    y_train = np.concatenate([splits.train.y, splits.val.y])  # type: ignore[list-item]
-    x_train, x_test = torch.from_numpy(x_np), torch.from_numpy(np.array(splits.test.x))
-    y_test = np.asarray(splits.test.y)
-    k = int(np.unique(data.y).size)
+    labelled = data.y is not None
+    k = opts.clusters or data.n_classes
+    if k is None:
+        raise DatasetError(
+            f"Dataset {opts.dataset!r} has no labels: pass --clusters K, the number of groups to find "
+            "(ACC, NMI and ARI need labels; the label-free silhouette is reported instead)."
+        )
     if k < 2:
         raise DatasetError(
             f"Dataset {opts.dataset!r} has labels of a single class: there is nothing to cluster."
         )
-    if len(y_test) < k:
+    ds = searched if searched.get("name") == opts.dataset else {}
+    splits = search_splits(
+        data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
+    )
+    assert splits.index is not None
+    train_rows = np.concatenate(splits.index[:2])
+    every = np.arange(len(data.x))
+    fit_rows = train_rows if opts.protocol == "heldout" else every
+    score_rows = splits.index[2] if opts.protocol == "heldout" else every
+    if len(score_rows) < k:
         raise DatasetError(
-            f"Dataset {opts.dataset!r} has {len(y_test)} test images, fewer than its {k} classes: "
+            f"Dataset {opts.dataset!r} has {len(score_rows)} test images, fewer than its {k} classes: "
             "k-means cannot find that many clusters in them (give it more images)."
         )
+    out = directory / opts.protocol
     _check_writable(directory)
+    out.mkdir(exist_ok=True)
 
+    recipe = bundle.genome.recipe
+    lr = opts.lr or (recipe.lr if recipe else 1e-3)
+    augment = _augmentation(recipe, opts)
     torch.manual_seed(opts.seed)
     model = build_autoencoder(bundle.genome, bundle.input_shape)
     if not opts.from_scratch:
@@ -132,73 +164,117 @@ def train_bundle(
                 f"The weights {bundle.weights} do not fit {bundle.genome.compact()} "
                 f"({str(exc).strip().splitlines()[0]}): export the bundle again, or pass --from-scratch."
             ) from None
+    x_all = torch.from_numpy(data.x)
+    x_fit = torch.from_numpy(data.x[fit_rows])
     if prefers_channels_last(bundle.input_shape):
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        x_train = x_train.contiguous(memory_format=torch.channels_last)
-    say(f"training {bundle.genome.compact()} on {len(x_train)} {opts.dataset} images "
-        f"for {opts.epochs} epochs; testing on {len(x_test)}")  # fmt: skip
+        x_fit = x_fit.contiguous(memory_format=torch.channels_last)
+    say(f"training {bundle.genome.compact()} on {len(x_fit)} {opts.dataset} images for {opts.epochs} "
+        f"epochs (lr {lr:g}, augmentation {augment}); {opts.protocol} protocol, {opts.head} head, "
+        f"scored on {len(score_rows)} images")  # fmt: skip
     start = time.perf_counter()
     losses = (
         train_reconstruction(
-            model, x_train, epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr,
-            rng=np.random.default_rng(opts.seed),
+            model, x_fit, epochs=opts.epochs, batch_size=opts.batch_size, lr=lr,
+            rng=np.random.default_rng(opts.seed), augment=augment,
             on_epoch=lambda e, loss: say(f"epoch {e}/{opts.epochs}: training MSE {loss:.5f} "
                                          f"({time.perf_counter() - start:.0f} s)"),
         )
         if opts.epochs > 0 else []
     )  # fmt: skip
     train_seconds = time.perf_counter() - start
-    z = _encode(model, x_test)
-    clusters = _kmeans(z, k, opts.kmeans_n_init, opts.seed)
+
+    def score() -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """Cluster every code with the head; the scores on the rows the protocol scores."""
+        t0 = time.perf_counter()
+        z = _encode(model, x_all)
+        partition = cluster_codes(z, k, opts.head, opts.seed, opts.kmeans_n_init)
+        found = partition.labels
+        if labelled:
+            result = clustering_report(np.asarray(data.y)[score_rows], found[score_rows])
+        else:
+            result = {
+                "acc": None,
+                "nmi": None,
+                "ari": None,
+                "silhouette": label_free_score(partition, opts.seed),
+            }
+        result["head_seconds"] = round(time.perf_counter() - t0, 1)
+        return result, z, found
+
+    scores, z, found = score()
     metrics: dict[str, Any] = {
-        **clustering_report(y_test, clusters),
+        **scores,
+        "head": opts.head,
+        "protocol": opts.protocol,
+        "clusters": k,
         "genome": bundle.genome.compact(),
         "dataset": opts.dataset,
         "epochs": opts.epochs,
+        "lr": lr,
+        "augmentation": str(augment),
         "from_scratch": opts.from_scratch,
         "train_seconds": round(train_seconds, 1),
         "loss_history": losses,
-        "test_size": len(y_test),
+        "train_size": len(fit_rows),
+        "test_size": len(score_rows),
     }
-    scores = f"ACC {metrics['acc']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}"
-    say(f"k-means on the test codes: {scores}")
+    say(f"{opts.head} on the codes: {_scores_text(metrics)}")
     if opts.finetune:
         cfg = FinetuneConfig(
             method=opts.finetune, max_iterations=opts.finetune_iterations, batch_size=opts.batch_size
         )
         t0 = time.perf_counter()
-        result = finetune(model, x_train, k, cfg, seed=opts.seed,
+        result = finetune(model, x_fit, k, cfg, seed=opts.seed,
                           on_update=lambda h: say(f"{opts.finetune} iteration {int(h['iteration'])}: "
                                                   f"labels changed {h['label_change']:.4f}"))  # fmt: skip
-        z = _encode(model, x_test)
-        clusters = _kmeans(z, k, opts.kmeans_n_init, opts.seed)  # the same protocol as before
-        after = clustering_report(y_test, clusters)
+        after, z, found = score()  # the same head and protocol as before
+        keys = ("acc", "nmi", "ari", "silhouette")
         metrics["finetune"] = {
             "method": opts.finetune,
             "iterations": result.iterations,
             "seconds": round(time.perf_counter() - t0, 1),
-            "before": {key: metrics[key] for key in ("acc", "nmi", "ari")},
-            "after": {key: after[key] for key in ("acc", "nmi", "ari")},
+            "before": {key: metrics.get(key) for key in keys},
+            "after": {key: after.get(key) for key in keys},
         }
-        metrics.update(
-            {key: after[key] for key in ("acc", "nmi", "ari", "per_class", "confusion", "accuracy")}
-        )
-        say(f"after {opts.finetune}: ACC {after['acc']:.4f}  NMI {after['nmi']:.4f}  ARI {after['ari']:.4f}")
-    (directory / "trained.safetensors").write_bytes(state_dict_bytes(model))
+        metrics.update({key: after[key] for key in after if key != "head_seconds"})
+        say(f"after {opts.finetune}: {_scores_text(after)}")
+    (out / "trained.safetensors").write_bytes(state_dict_bytes(model))
+    np.save(out / "codes.npy", z.astype(np.float32))
+    (out / "clusters.csv").write_text("index,cluster\n" + "".join(f"{i},{c}\n" for i, c in enumerate(found)))
     if opts.pictures:
         model.eval()
+        test_x = data.x[score_rows[:10]]
         with torch.no_grad():
-            x_hat = model(x_test[:10]).numpy()
-        reconstructions(splits.test.x[:10], x_hat, directory / "reconstructions.png")
+            x_hat = model(torch.from_numpy(test_x)).numpy()
+        reconstructions(test_x, x_hat, out / "reconstructions.png")
         if losses:
-            loss_curve(losses, directory / "loss.png")
-        tsne_map(z, clusters, y_test, directory / "tsne.png", seed=opts.seed)
-    if opts.classifier:
+            loss_curve(losses, out / "loss.png")
+        if labelled:
+            tsne_map(z[score_rows], found[score_rows], np.asarray(data.y)[score_rows], out / "tsne.png",
+                     seed=opts.seed)  # fmt: skip
+    if opts.classifier and labelled:
+        y = np.asarray(data.y)
+        test_rows = splits.index[2]
         metrics["classifier"] = train_classifier(
-            model, bundle.genome.latent_dim, x_train, y_train, x_test, y_test, opts.classifier,
-            epochs=opts.classifier_epochs, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed,
+            model, bundle.genome.latent_dim, torch.from_numpy(data.x[train_rows]), y[train_rows],
+            torch.from_numpy(data.x[test_rows]), y[test_rows], opts.classifier,
+            epochs=opts.classifier_epochs, batch_size=opts.batch_size, lr=lr, seed=opts.seed,
             on_epoch=lambda e, loss: say(f"classifier epoch {e}/{opts.classifier_epochs}: loss {loss:.4f}"),
         )  # fmt: skip
         say(f"{opts.classifier} classifier: test accuracy {metrics['classifier']['accuracy']:.4f}")
-    (directory / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _augmentation(recipe: Recipe | None, opts: TrainOptions) -> Augmentation:
+    augment = opts.augment or (recipe.augment if recipe else "none")
+    shift, rotation, zoom = AFFINE[augment]
+    noise = opts.noise if opts.noise is not None else (recipe.noise if recipe else 0.0)
+    return Augmentation(shift=shift, rotation=rotation, zoom=zoom, noise=noise)
+
+
+def _scores_text(m: dict[str, Any]) -> str:
+    if m.get("acc") is None:
+        return f"silhouette {m['silhouette']:.4f} (no labels: ACC, NMI and ARI need them)"
+    return f"ACC {m['acc']:.4f}  NMI {m['nmi']:.4f}  ARI {m['ari']:.4f}"

@@ -77,6 +77,7 @@ def evaluate_task(
 # A task whose worker process dies (SIGKILL, OOM kill, a node leaving) is run again by Ray up to
 # this many times; past that it comes back as a failed result naming the cause.
 EVAL_RETRIES = 2
+TICK_SECONDS = 5.0  # how often a long wait for results calls back, so progress never stalls
 _remote_evaluate = ray.remote(max_retries=EVAL_RETRIES)(evaluate_task)
 
 
@@ -176,7 +177,10 @@ class RayEvaluator:
         return max(1, int(slots))
 
     def evaluate(
-        self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
+        self,
+        jobs: Sequence[EvalJob],
+        on_result: Callable[[int, EvalResult], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> list[EvalResult]:
         """Evaluate ``jobs`` concurrently; results come back in job order.
 
@@ -203,7 +207,9 @@ class RayEvaluator:
         results: list[EvalResult | None] = [None] * len(jobs)
         pending = list(index)
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1, timeout=TICK_SECONDS)
+            if not done and on_tick is not None:
+                on_tick()  # nothing finished for a while: let the display show time passing
             for ref in done:
                 i = index[ref]
                 try:

@@ -9,6 +9,7 @@ order, ``on_result`` is called as each finishes, a pruning rung stops evaluation
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 
 from evonas.genomes import Genome
@@ -56,9 +57,12 @@ def fake_result(job: EvalJob, fail: Callable[[Genome], bool] = lambda g: False) 
 class FakeEvaluator:
     """Evaluates jobs with :func:`fake_result`, in order, ``slots`` at a time (notionally)."""
 
-    def __init__(self, slots: int = 2, fail: Callable[[Genome], bool] = lambda g: False) -> None:
+    def __init__(
+        self, slots: int = 2, fail: Callable[[Genome], bool] = lambda g: False, delay: float = 0.0
+    ) -> None:
         self._slots = slots
         self.fail = fail
+        self.delay = delay  # seconds each evaluation takes (for time-budget tests)
         self.calls: list[EvalJob] = []  # every job evaluated, in order
 
     @property
@@ -66,11 +70,16 @@ class FakeEvaluator:
         return self._slots
 
     def evaluate(
-        self, jobs: Sequence[EvalJob], on_result: Callable[[int, EvalResult], None] | None = None
+        self,
+        jobs: Sequence[EvalJob],
+        on_result: Callable[[int, EvalResult], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> list[EvalResult]:
         results = []
         for i, job in enumerate(jobs):
             self.calls.append(job)
+            if self.delay:
+                time.sleep(self.delay)
             result = fake_result(job, self.fail)
             if on_result is not None:
                 on_result(i, result)

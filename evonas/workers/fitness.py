@@ -18,12 +18,16 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.errors import INFRASTRUCTURE
-from evonas.genomes import Genome, build_autoencoder, validate_genome
+from evonas.genomes import Genome, Recipe, build_autoencoder, validate_genome
 from evonas.learn import (
+    Augmentation,
     DeadlinePassed,
+    Head,
     TrainingDiverged,
+    cluster_codes,
     cluster_sample,
     clustering_scores,
+    label_free_score,
     prefers_channels_last,
     reconstruct_and_encode,
     state_dict_bytes,
@@ -49,6 +53,11 @@ class Budget(BaseModel):
         le=1,
         description="A candidate passes the gate when its validation MSE is below "
         "gate_ratio x the MSE of predicting the mean training image.",
+    )
+    head: Head = Field(
+        "kmeans",
+        description="How codes become clusters: 'kmeans', or 'umap-gmm' (N2D: UMAP to k dimensions, "
+        "then a Gaussian mixture).",
     )
     kmeans_n_init: int = Field(4, ge=1, le=1000)
     kmeans_max_samples: int = Field(
@@ -244,8 +253,9 @@ def _evaluate(
 
     try:
         train_reconstruction(
-            model, x_train, epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr, rng=rng,
-            deadline=deadline, on_epoch=at_epoch,
+            model, x_train, epochs=budget.epochs, batch_size=budget.batch_size,
+            lr=genome.recipe.lr if genome.recipe else budget.lr, rng=rng, deadline=deadline,
+            on_epoch=at_epoch, augment=augmentation(genome.recipe),
         )  # fmt: skip
     except TrainingDiverged as exc:
         raise _Failure(str(exc), params=report.params) from None
@@ -274,11 +284,27 @@ def _evaluate(
     return {**partial, **scores, "weights": weights}
 
 
+def augmentation(recipe: Recipe | None) -> Augmentation | None:
+    """The training transform a genome's recipe asks for (None: plain reconstruction)."""
+    if recipe is None:
+        return None
+    shift, rotation, zoom = recipe.affine
+    return Augmentation(shift=shift, rotation=rotation, zoom=zoom, noise=recipe.noise)
+
+
 def score_codes(
     z: np.ndarray, data: FitnessData, budget: Budget, rng: np.random.Generator, seed: int
 ) -> dict[str, float]:
-    """k-means on (a bounded sample of) the codes, scored against the labels (ACC, NMI, ARI) or,
-    without labels, by the silhouette of the partition."""
+    """The budget's head on (a bounded sample of) the codes, scored against the labels (ACC, NMI,
+    ARI) or, without labels, by the silhouette of the partition in the head's own space."""
+    if budget.head != "kmeans":
+        idx = np.arange(z.shape[0])
+        if z.shape[0] > budget.kmeans_max_samples:
+            idx = np.sort(rng.choice(z.shape[0], budget.kmeans_max_samples, replace=False))
+        partition = cluster_codes(z[idx], data.n_clusters, budget.head, seed, budget.kmeans_n_init)
+        if data.y_val is not None:
+            return clustering_scores(data.y_val[idx], partition.labels)
+        return {"silhouette": label_free_score(partition, seed)}
     labels, idx = cluster_sample(
         z, data.n_clusters, budget.kmeans_n_init, budget.kmeans_max_samples, rng, seed
     )

@@ -28,8 +28,10 @@ def test_model_source_rebuilds_the_same_model(compact):
     theirs = namespace["build_model"]().eval()
     theirs.load_state_dict(ours.state_dict())  # strict: same keys and shapes
     x = torch.rand(3, 1, 28, 28)
-    assert torch.equal(ours(x), theirs(x))
-    assert torch.equal(ours.encode(x), theirs.encode(x))
+    # the same layers and weights; oneDNN may pick another convolution algorithm between two
+    # calls, which moves the last bits (seen once in a few hundred runs), so not bit-equality
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours.encode(x), theirs.encode(x), rtol=1e-5, atol=1e-6)
 
 
 def _bundle(tmp_path, compact="c16k3-bn-pmax-d8", shape=(1, 8, 8)):

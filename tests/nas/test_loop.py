@@ -72,10 +72,10 @@ def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp
     expected = _fingerprint(storage.load_generations(whole.id))
 
     class Interrupting(FakeEvaluator):
-        def evaluate(self, jobs, on_result=None):
+        def evaluate(self, jobs, on_result=None, on_tick=None):
             if len(self.calls) > 20:
                 raise KeyboardInterrupt
-            return super().evaluate(jobs, on_result)
+            return super().evaluate(jobs, on_result, on_tick)
 
     config2 = config.model_copy(update={"name": "cut"})
     first = Interrupting()
@@ -96,13 +96,13 @@ def test_journaled_evaluations_of_an_unfinished_generation_are_taken_not_rerun(t
     run = storage.create_run("r", config.model_dump(mode="json"), 0)
 
     class Crashing(FakeEvaluator):
-        def evaluate(self, jobs, on_result=None):
+        def evaluate(self, jobs, on_result=None, on_tick=None):
             def stop_after_three(i, result):
                 on_result(i, result)
                 if i == 2:
                     raise RuntimeError("driver crashed")
 
-            return super().evaluate(jobs, stop_after_three)
+            return super().evaluate(jobs, stop_after_three, on_tick)
 
     with pytest.raises(RuntimeError):
         Search(config, SPACE, SHAPE, storage, Crashing()).run(run)
@@ -152,3 +152,26 @@ def test_random_search_draws_every_generation_afresh(tmp_path):
     search.run(run)
     gens = storage.load_generations(run.id)
     assert all(i.operator == "random" and i.parents == () for g in gens[1:] for i in g.individuals)
+
+
+def test_a_time_budget_stops_starting_generations_and_resuming_carries_on(tmp_path):
+    config = RunConfig(name="r", db=str(tmp_path / "t.db"), population=6, reevaluate=0, time_budget=0.5)
+    assert config.generations == 100_000  # no generations named: until the time is spent
+    storage = SQLStorage(config.db)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search = Search(config, SPACE, SHAPE, storage, FakeEvaluator(delay=0.02))
+    search.run(run)  # each generation takes ~0.12 s
+    gens = storage.load_generations(run.id)
+    assert 2 <= len(gens) <= 6
+    assert search.stop_reason is not None and search.stop_reason.startswith("time budget of 0m00s spent")
+    more = Search(config, SPACE, SHAPE, storage, FakeEvaluator(delay=0.02))
+    more.run(run, gens)  # a new driver, a new clock: it carries on from the stored generations
+    assert len(storage.load_generations(run.id)) > len(gens)
+
+
+def test_the_time_budget_accepts_durations_and_refuses_nonsense():
+    assert RunConfig(time_budget="45m").time_budget == 2700
+    assert RunConfig(time_budget="1h30m", generations=3).generations == 3
+    assert RunConfig(time_budget=900).time_budget == 900
+    with pytest.raises(ValueError, match="duration such as 900s"):
+        RunConfig(time_budget="soon")

@@ -112,8 +112,14 @@ def test_nas_train_json_keys(tmp_path):
     assert set(metrics["per_class"]) == {str(c) for c in range(10)}
     assert set(metrics["finetune"]) >= {"before", "after", "method"}
     assert 0 <= metrics["classifier"]["accuracy"] <= 1
-    names = {p.name for p in bundle.directory.iterdir()}
-    assert {"trained.safetensors", "metrics.json", "reconstructions.png", "loss.png", "tsne.png"} <= names
+    assert metrics["head"] == "kmeans" and metrics["protocol"] == "heldout"
+    assert set(metrics["finetune"]) >= {"before", "after", "method", "iterations", "seconds"}
+    names = {p.name for p in (bundle.directory / "heldout").iterdir()}
+    expected = {"trained.safetensors", "metrics.json", "clusters.csv", "codes.npy", "reconstructions.png"}
+    assert expected | {"loss.png", "tsne.png"} <= names
+    codes = np.load(bundle.directory / "heldout" / "codes.npy")
+    rows = (bundle.directory / "heldout" / "clusters.csv").read_text().splitlines()
+    assert codes.shape == (1797, 10) and rows[0] == "index,cluster" and len(rows) == 1798
     cmd = [
         sys.executable,
         "-m",

@@ -1,0 +1,84 @@
+"""Clustering heads: how latent codes become a partition.
+
+- ``kmeans``: k-means on the codes (K-CAE's head).
+- ``umap-gmm``: N2D's head: UMAP of the codes to k dimensions (20 neighbours, min_dist 0,
+  euclidean), then a full-covariance Gaussian mixture of k components; each code goes to its most
+  probable component. Seeded (UMAP then runs on one thread), so a run stays reproducible.
+
+Without labels, each head's partition is scored by the silhouette in the space it was found in:
+the codes for ``kmeans``, the UMAP embedding for ``umap-gmm`` (:func:`label_free_score`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from evonas.learn.clustering import fit_kmeans
+
+Head = Literal["kmeans", "umap-gmm"]
+HEADS: tuple[Head, ...] = ("kmeans", "umap-gmm")
+UMAP_NEIGHBOURS = 20
+SILHOUETTE_SAMPLES = 5000
+
+
+@dataclass(frozen=True)
+class Partition:
+    labels: np.ndarray  # a cluster per code
+    space: np.ndarray  # where the partition was found: the codes, or their UMAP embedding
+    model: Any = None  # the fitted clusterer (k-means, or the Gaussian mixture)
+    reducer: Any = None  # the fitted UMAP, for umap-gmm
+
+
+def cluster_codes(z: np.ndarray, k: int, head: Head, seed: int, n_init: int = 4) -> Partition:
+    """Partition the codes ``z`` (N, d) into ``k`` clusters with ``head``."""
+    z = np.asarray(z, dtype=np.float64)
+    if head == "kmeans":
+        km = fit_kmeans(z, k, n_init, seed)
+        return Partition(np.asarray(km.labels_), z, km)
+    if head == "umap-gmm":
+        embedding, reducer = umap_embed(z, k, seed)
+        gmm = fit_gmm(embedding, k, seed)
+        return Partition(np.asarray(gmm.predict(embedding)), embedding, gmm, reducer)
+    raise ValueError(f"The 'head' option must be one of {list(HEADS)}. Got {head!r} instead.")
+
+
+def umap_embed(z: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, Any]:
+    """UMAP of the codes to ``k`` dimensions, as N2D does; returns (embedding, fitted reducer)."""
+    import umap  # imported here: numba compiles it on first use (once per worker process)
+
+    n_neighbors = max(2, min(UMAP_NEIGHBOURS, len(z) - 1))
+    reducer = umap.UMAP(
+        n_components=max(2, min(k, len(z) - 2)), n_neighbors=n_neighbors, min_dist=0.0,
+        metric="euclidean", random_state=seed % 2**32,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_jobs overridden by setting random_state": wanted
+        embedding = reducer.fit_transform(z)
+    return np.asarray(embedding, dtype=np.float64), reducer
+
+
+def fit_gmm(x: np.ndarray, k: int, seed: int) -> Any:
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GaussianMixture(
+            n_components=k, covariance_type="full", random_state=seed % 2**32, reg_covar=1e-5
+        ).fit(x)
+
+
+def label_free_score(partition: Partition, seed: int) -> float:
+    """The silhouette of the partition in the space it was found in (at most 5,000 codes)."""
+    from sklearn.metrics import silhouette_score
+
+    if np.unique(partition.labels).size < 2:
+        raise ValueError("the head put every code in one cluster")
+    n = len(partition.labels)
+    size = min(n, SILHOUETTE_SAMPLES)
+    return float(
+        silhouette_score(partition.space, partition.labels, sample_size=size, random_state=seed % 2**32)
+    )

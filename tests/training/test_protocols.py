@@ -1,0 +1,69 @@
+"""`nas train` under both protocols, with both heads, on labelled and unlabelled digits."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from evonas.datasets import load_dataset
+from evonas.errors import DatasetError
+from evonas.export import write_bundle
+from evonas.genomes import Genome, build_autoencoder
+from evonas.training.train import TrainOptions, train_bundle
+
+pytestmark = pytest.mark.slow  # real training and UMAP
+
+
+def _bundle(tmp_path, compact="c16k3-pmax-d10+aug:weak,noise:0.1,lr:0.003", name="digits"):
+    genome = Genome.from_compact(compact)
+    torch.manual_seed(0)
+    weights = tmp_path / "w.safetensors"
+    save_file(build_autoencoder(genome, (1, 8, 8)).state_dict(), str(weights))
+    return write_bundle(tmp_path / "b", genome, (1, 8, 8), weights, {"dataset": {"name": name}})
+
+
+def test_the_two_protocols_write_apart_and_score_what_they_say(tmp_path):
+    bundle = _bundle(tmp_path)
+    held = train_bundle(bundle.directory, TrainOptions(dataset="digits", epochs=1, pictures=False))
+    trans = train_bundle(
+        bundle.directory,
+        TrainOptions(dataset="digits", epochs=1, protocol="transductive", pictures=False),
+    )
+    assert held["protocol"] == "heldout" and trans["protocol"] == "transductive"
+    assert held["test_size"] == 359 and held["train_size"] == 1797 - 359  # the test split only
+    assert trans["test_size"] == trans["train_size"] == 1797  # every image
+    for protocol, m in (("heldout", held), ("transductive", trans)):
+        stored = json.loads((bundle.directory / protocol / "metrics.json").read_text())
+        assert stored["acc"] == m["acc"] and 0.2 < m["acc"] <= 1
+    # the bundle's recipe trains it unless a flag says otherwise
+    assert held["lr"] == 0.003 and held["augmentation"].startswith("shift 0.05")
+    plain = train_bundle(
+        bundle.directory,
+        TrainOptions(dataset="digits", epochs=1, augment="none", noise=0, lr=1e-3, pictures=False),
+    )
+    assert plain["augmentation"] == "none" and plain["lr"] == 1e-3
+
+
+def test_the_umap_gmm_head_scores_from_the_same_model(tmp_path):
+    bundle = _bundle(tmp_path, compact="c16k3-pmax-d10")
+    m = train_bundle(
+        bundle.directory, TrainOptions(dataset="digits", epochs=3, head="umap-gmm", pictures=False)
+    )
+    assert m["head"] == "umap-gmm" and m["acc"] > 0.3 and m["head_seconds"] > 0  # far above 0.1, chance
+
+
+def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_path):
+    data = load_dataset("digits")
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=(data.x[:, 0] * 255).astype(np.uint8))  # no 'y'
+    bundle = _bundle(tmp_path, compact="c16k3-pmax-d10", name=str(path))
+    with pytest.raises(DatasetError, match="pass --clusters K"):
+        train_bundle(bundle.directory, TrainOptions(dataset=str(path), epochs=1, pictures=False))
+    m = train_bundle(bundle.directory, TrainOptions(dataset=str(path), epochs=1, clusters=10, pictures=False))
+    assert m["acc"] is None and -1 <= m["silhouette"] <= 1
+    out = bundle.directory / "heldout"
+    clusters = np.loadtxt(out / "clusters.csv", delimiter=",", skiprows=1, dtype=int)
+    assert clusters.shape == (1797, 2) and set(clusters[:, 1]) == set(range(10))
+    assert np.load(out / "codes.npy").shape == (1797, 10)
