@@ -147,6 +147,11 @@ CASES = {
         (["train", "{d}/bundle", "--dataset", "digits", "--epochs", "-1"], 1, "'epochs'"),
         (["train", "{d}/bundle", "--dataset", "digits", "--epochs", "x"], 2, "--epochs"),
     ],
+    "cluster": [
+        (["cluster", "{d}/bundle", "--dataset", "digits", "--out", "{d}/o"], 1, "No fitted head"),
+        (["cluster", "{d}/full", "--dataset", "digits", "--out", "{d}/o"], 1, "not an evonas bundle"),
+        (["cluster", "{d}/bundle", "--dataset", "digits"], 2, "--out"),
+    ],
     "data": [
         (["data", "download", "mnist", "--data-dir", "{d}/notes.txt"], 1, "is a file"),
         (["data", "download", "imagenet", "--data-dir", "{d}/x"], 1, "must be one of"),

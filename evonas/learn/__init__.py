@@ -4,7 +4,15 @@ of evonas, so both ``workers`` and ``training`` build on it."""
 
 from evonas.learn.augment import Augmentation
 from evonas.learn.clustering import cluster_sample, fit_kmeans
-from evonas.learn.heads import HEADS, Head, Partition, cluster_codes, label_free_score
+from evonas.learn.heads import (
+    HEADS,
+    Head,
+    Partition,
+    assign,
+    cluster_codes,
+    head_arrays,
+    label_free_score,
+)
 from evonas.learn.reconstruction import (
     DeadlinePassed,
     TrainingDiverged,
@@ -19,6 +27,8 @@ __all__ = [
     "HEADS",
     "Head",
     "Partition",
+    "assign",
+    "head_arrays",
     "cluster_codes",
     "label_free_score",
     "Augmentation",

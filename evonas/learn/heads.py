@@ -82,3 +82,48 @@ def label_free_score(partition: Partition, seed: int) -> float:
     return float(
         silhouette_score(partition.space, partition.labels, sample_size=size, random_state=seed % 2**32)
     )
+
+
+# -- a fitted head kept as plain arrays (no pickles), and new codes assigned with it ---------------
+NEAREST = 10  # stored codes whose embeddings place a new code (umap-gmm)
+
+
+def head_arrays(partition: Partition, z: np.ndarray) -> dict[str, np.ndarray]:
+    """What :func:`assign` needs of a fitted head, as float arrays: k-means' centres, or (umap-gmm)
+    the codes it was fitted on, their UMAP embedding and the mixture's parameters. UMAP's own
+    fitted transform cannot be saved without pickling it, so new codes are placed by their nearest
+    stored codes instead (:func:`assign`)."""
+    if partition.reducer is None:
+        return {"centres": np.asarray(partition.model.cluster_centers_, dtype=np.float64)}
+    gmm = partition.model
+    return {
+        "codes": np.asarray(z, dtype=np.float32),
+        "embedding": np.asarray(partition.space, dtype=np.float64),
+        "means": gmm.means_, "covariances": gmm.covariances_, "weights": gmm.weights_,
+        "precisions_cholesky": gmm.precisions_cholesky_,
+    }  # fmt: skip
+
+
+def assign(arrays: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+    """The cluster of each new code ``z`` under a head kept by :func:`head_arrays`.
+
+    k-means: the nearest centre (exact). umap-gmm: the code's UMAP embedding is approximated by the
+    inverse-distance-weighted mean of the embeddings of its ``NEAREST`` nearest stored codes, then
+    the Gaussian mixture gives its most probable component."""
+    z = np.asarray(z, dtype=np.float64)
+    if "centres" in arrays:
+        d = ((z[:, None, :] - arrays["centres"][None]) ** 2).sum(-1)
+        return np.asarray(d.argmin(1))
+    from sklearn.mixture import GaussianMixture
+    from sklearn.neighbors import NearestNeighbors
+
+    stored = np.asarray(arrays["codes"], dtype=np.float64)
+    knn = NearestNeighbors(n_neighbors=min(NEAREST, len(stored))).fit(stored)
+    dist, idx = knn.kneighbors(z)
+    w = 1.0 / np.maximum(dist, 1e-12)
+    w /= w.sum(1, keepdims=True)
+    embedded = (arrays["embedding"][idx] * w[..., None]).sum(1)
+    gmm = GaussianMixture(n_components=len(arrays["weights"]), covariance_type="full")
+    gmm.means_, gmm.covariances_ = arrays["means"], arrays["covariances"]
+    gmm.weights_, gmm.precisions_cholesky_ = arrays["weights"], arrays["precisions_cholesky"]
+    return np.asarray(gmm.predict(embedded))

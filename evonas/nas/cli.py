@@ -137,7 +137,20 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
         "--generations", type=int, metavar="N", help="generations after generation 0 (default: 5)"
     )
     run.add_argument("--seed", type=int, metavar="N", help="root random seed (default: 0)")
-    run.add_argument("--epochs", type=int, metavar="N", help="training epochs per candidate (default: 10)")
+    run.add_argument(
+        "--epochs", type=int, metavar="N",
+        help="training epochs per candidate (default: 10 for images under 16x16; larger images get "
+        "--steps 1000 instead)",
+    )  # fmt: skip
+    run.add_argument(
+        "--steps", type=int, metavar="N",
+        help="optimiser steps per candidate, turned into whole epochs over the training images",
+    )  # fmt: skip
+    run.add_argument(
+        "--head", choices=["kmeans", "umap-gmm"],
+        help="how a candidate's codes become clusters: kmeans (default) or umap-gmm (N2D's UMAP + "
+        "Gaussian mixture; slower, see the README)",
+    )  # fmt: skip
     run.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate per candidate (default 3e-3)")
     run.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per evaluation (default: 1)")
     run.add_argument(
@@ -283,6 +296,26 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     train.set_defaults(func=cmd_train)
 
 
+def _add_cluster(sub: Any, common: argparse.ArgumentParser) -> None:
+    cluster = sub.add_parser(
+        "cluster", parents=[common],
+        help="assign new images to the clusters a trained bundle found",
+        description="Encode the images of --dataset with the weights nas train left in BUNDLE/PROTOCOL/ "
+        "and assign each to a cluster of its fitted head (k-means: the nearest centre; umap-gmm: its "
+        "UMAP embedding placed by its 10 nearest stored codes, then the Gaussian mixture); writes "
+        "clusters.csv and codes.npy into --out.",
+    )  # fmt: skip
+    cluster.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle trained with nas train")
+    cluster.add_argument("--dataset", required=True, help="images of the bundle's shape (name or FILE.npz)")
+    cluster.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
+    cluster.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the results go")
+    cluster.add_argument(
+        "--protocol", choices=["heldout", "transductive"], default="heldout",
+        help="which nas train result to use (default: heldout)",
+    )  # fmt: skip
+    cluster.set_defaults(func=cmd_cluster)
+
+
 def _add_data(sub: Any, common: argparse.ArgumentParser) -> None:
     data = sub.add_parser("data", help="dataset files")
     actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -314,7 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evonas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _parent(_debug)
-    for add in (_add_run, _add_resume, _add_readers, _add_export, _add_train, _add_data, _add_db):
+    for add in (
+        _add_run,
+        _add_resume,
+        _add_readers,
+        _add_export,
+        _add_train,
+        _add_cluster,
+        _add_data,
+        _add_db,
+    ):
         add(sub, common)
     return parser
 
@@ -338,7 +380,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
             "name": args.dataset, "data_dir": args.data_dir, "subset": args.subset,
             "val_size": args.val_size, "clusters": args.clusters, "layout": args.layout,
         },
-        "budget": {"epochs": args.epochs, "lr": args.lr},
+        "budget": {"epochs": args.epochs, "steps": args.steps, "lr": args.lr, "head": args.head},
     }  # fmt: skip
     out: dict[str, Any] = _given(flat)
     out |= {name: given for name, values in sections.items() if (given := _given(values))}
@@ -508,6 +550,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         print(f"{scores}  ({opts.head}, {where}, {metrics['test_size']} images); "
               f"results in {args.dir / opts.protocol}/")  # fmt: skip
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from evonas.training.train import cluster_images
+
+    result = cluster_images(args.bundle, args.dataset, args.data_dir, args.out, args.protocol)
+    print(f"{result['images']} images in {len(result['sizes'])} clusters ({result['head']} head), "
+          f"sizes {result['sizes']}; clusters.csv and codes.npy in {result['out']}")  # fmt: skip
     return 0
 
 

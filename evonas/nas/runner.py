@@ -16,11 +16,13 @@ import numpy as np
 from pydantic import ValidationError
 
 from evonas.datasets import SearchSplits, load_dataset, search_splits
+from evonas.datasets.loaders import ImageData
 from evonas.datasets.splits import SPLIT_SEED
 from evonas.errors import ConfigError, NASError
 from evonas.genomes import SearchSpace
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
+from evonas.nas.presets import apply_preset, resolve_steps
 from evonas.nas.pruning import checkpoint_epoch
 from evonas.statuses import RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage
@@ -31,9 +33,10 @@ from evonas.workers import FitnessData, RayEvaluator
 log = logging.getLogger(__name__)
 
 
-def prepare_data(cfg: DatasetConfig) -> tuple[SearchSplits, FitnessData]:
-    """Load and split the dataset; the fitness data holds the training and validation splits."""
-    data = load_dataset(cfg.name, cfg.data_dir, cfg.layout)
+def prepare_data(cfg: DatasetConfig, data: ImageData | None = None) -> tuple[SearchSplits, FitnessData]:
+    """Load (unless given) and split the dataset; the fitness data holds the training and
+    validation splits."""
+    data = data if data is not None else load_dataset(cfg.name, cfg.data_dir, cfg.layout)
     if data.n_classes == 1:
         raise ConfigError(
             f"The labels of dataset {cfg.name!r} hold a single class: clustering accuracy against them "
@@ -83,6 +86,8 @@ def evaluation_key(config: RunConfig) -> str:
     budget = config.budget.model_dump(mode="json")
     if config.budget.head == "kmeans":  # added later, as layout was
         del budget["head"]
+    if config.budget.steps is None:
+        del budget["steps"]
     what = {
         "dataset": {**dataset, "data_dir": data_dir, "split_seed": SPLIT_SEED},
         "budget": budget,
@@ -164,7 +169,10 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
     """
     if config.name is not None:
         check_new_run_name(config.name)  # before the data is loaded
-    _, fitness_data = prepare_data(config.dataset)
+    images = load_dataset(config.dataset.name, config.dataset.data_dir, config.dataset.layout)
+    config = apply_preset(config, images.input_shape)
+    _, fitness_data = prepare_data(config.dataset, images)
+    config = resolve_steps(config, len(fitness_data.x_train))
     space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
     config = config.model_copy(
         update={

@@ -22,7 +22,10 @@ from evonas.genomes.recipe import AFFINE, Augment, Recipe
 from evonas.learn import (
     Augmentation,
     Head,
+    Partition,
+    assign,
     cluster_codes,
+    head_arrays,
     label_free_score,
     prefers_channels_last,
     state_dict_bytes,
@@ -184,7 +187,7 @@ def train_bundle(
     )  # fmt: skip
     train_seconds = time.perf_counter() - start
 
-    def score() -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    def score() -> tuple[dict[str, Any], np.ndarray, Partition]:
         """Cluster every code with the head; the scores on the rows the protocol scores."""
         t0 = time.perf_counter()
         z = _encode(model, x_all)
@@ -200,9 +203,9 @@ def train_bundle(
                 "silhouette": label_free_score(partition, opts.seed),
             }
         result["head_seconds"] = round(time.perf_counter() - t0, 1)
-        return result, z, found
+        return result, z, partition
 
-    scores, z, found = score()
+    scores, z, partition = score()
     metrics: dict[str, Any] = {
         **scores,
         "head": opts.head,
@@ -228,7 +231,7 @@ def train_bundle(
         result = finetune(model, x_fit, k, cfg, seed=opts.seed,
                           on_update=lambda h: say(f"{opts.finetune} iteration {int(h['iteration'])}: "
                                                   f"labels changed {h['label_change']:.4f}"))  # fmt: skip
-        after, z, found = score()  # the same head and protocol as before
+        after, z, partition = score()  # the same head and protocol as before
         keys = ("acc", "nmi", "ari", "silhouette")
         metrics["finetune"] = {
             "method": opts.finetune,
@@ -239,7 +242,9 @@ def train_bundle(
         }
         metrics.update({key: after[key] for key in after if key != "head_seconds"})
         say(f"after {opts.finetune}: {_scores_text(after)}")
+    found = partition.labels
     (out / "trained.safetensors").write_bytes(state_dict_bytes(model))
+    save_head(out / HEAD_FILE, head_arrays(partition, z), opts.head, k)
     np.save(out / "codes.npy", z.astype(np.float32))
     (out / "clusters.csv").write_text("index,cluster\n" + "".join(f"{i},{c}\n" for i, c in enumerate(found)))
     if opts.pictures:
@@ -265,6 +270,63 @@ def train_bundle(
         say(f"{opts.classifier} classifier: test accuracy {metrics['classifier']['accuracy']:.4f}")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+HEAD_FILE = "head.safetensors"
+
+
+def save_head(path: Path, arrays: dict[str, np.ndarray], head: str, k: int) -> None:
+    """The fitted head as plain arrays in a safetensors file: loading it can never run code."""
+    from safetensors.numpy import save_file
+
+    save_file({n: np.ascontiguousarray(a) for n, a in arrays.items()}, str(path),
+              metadata={"head": head, "clusters": str(k)})  # fmt: skip
+
+
+def load_head(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise NASError(f"No fitted head at {path}: run nas train on the bundle first.")
+    with safe_open(str(path), framework="np") as fh:
+        meta = fh.metadata() or {}
+        arrays = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 - not a dict
+    return arrays, meta.get("head", "?")
+
+
+def cluster_images(
+    directory: Path, dataset: str, data_dir: Path | None, out: Path, protocol: Protocol = "heldout"
+) -> dict[str, Any]:
+    """Assign the images of ``dataset`` to the clusters a ``nas train`` run of the bundle found
+    (its trained weights and fitted head in ``DIR/<protocol>/``); writes ``clusters.csv`` and
+    ``codes.npy`` into ``out``."""
+    bundle = read_bundle(directory)
+    trained = directory / protocol
+    arrays, head = load_head(trained / HEAD_FILE)
+    data = load_dataset(dataset, data_dir)
+    if data.input_shape != bundle.input_shape:
+        raise DatasetError(
+            f"Dataset {dataset!r} has images of shape {data.input_shape}, but the bundle's model "
+            f"takes {bundle.input_shape}."
+        )
+    if out.exists() and not out.is_dir():
+        raise NASError(f"--out {out} is a file: name a folder for clusters.csv and codes.npy.")
+    model = build_autoencoder(bundle.genome, bundle.input_shape)
+    try:
+        model.load_state_dict(_load_weights(trained / "trained.safetensors"))
+    except RuntimeError as exc:
+        raise NASError(f"The weights in {trained} do not fit {bundle.genome.compact()}: {exc}") from None
+    z = _encode(model, torch.from_numpy(data.x))
+    labels = assign(arrays, z)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "codes.npy", z.astype(np.float32))
+        (out / "clusters.csv").write_text(
+            "index,cluster\n" + "".join(f"{i},{c}\n" for i, c in enumerate(labels))
+        )
+    except OSError as exc:
+        raise NASError(f"Cannot write into {out}: {exc.strerror or exc}.") from None
+    return {"images": len(labels), "head": head, "sizes": np.bincount(labels).tolist(), "out": str(out)}
 
 
 def _augmentation(recipe: Recipe | None, opts: TrainOptions) -> Augmentation:

@@ -45,6 +45,13 @@ class Budget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training images.")
+    steps: int | None = Field(
+        None,
+        ge=1,
+        le=10**8,
+        description="Optimiser steps per candidate; when set, the run turns it into whole epochs "
+        "over its training images (so small and large data sets train candidates alike).",
+    )
     batch_size: int = Field(64, ge=1, le=65_536)
     lr: float = Field(3e-3, gt=0, le=1, description="Adam learning rate.")
     gate_ratio: float = Field(

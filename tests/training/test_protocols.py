@@ -11,6 +11,7 @@ from evonas.datasets import load_dataset
 from evonas.errors import DatasetError
 from evonas.export import write_bundle
 from evonas.genomes import Genome, build_autoencoder
+from evonas.learn import clustering_scores
 from evonas.training.train import TrainOptions, train_bundle
 
 pytestmark = pytest.mark.slow  # real training and UMAP
@@ -67,3 +68,48 @@ def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_pat
     clusters = np.loadtxt(out / "clusters.csv", delimiter=",", skiprows=1, dtype=int)
     assert clusters.shape == (1797, 2) and set(clusters[:, 1]) == set(range(10))
     assert np.load(out / "codes.npy").shape == (1797, 10)
+
+
+@pytest.mark.parametrize("head", ["kmeans", "umap-gmm"])
+def test_nas_cluster_assigns_new_images_as_the_trained_head_did(tmp_path, head):
+    from evonas.nas.cli import main
+
+    data = load_dataset("digits")
+    path = tmp_path / "digits.npz"
+    np.savez(path, x=(data.x[:, 0] * 255).astype(np.uint8), y=data.y)
+    bundle = _bundle(tmp_path, compact="c16k3-pmax-d10", name=str(path))
+    trained = train_bundle(
+        bundle.directory,
+        TrainOptions(dataset=str(path), epochs=3, head=head, protocol="transductive", pictures=False),
+    )
+    assert (bundle.directory / "transductive" / "head.safetensors").is_file()
+    out = tmp_path / "assigned"
+    code = main(["cluster", str(bundle.directory), "--dataset", str(path), "--out", str(out), "--protocol",
+                 "transductive"])  # fmt: skip
+    assert code == 0
+    fitted = np.loadtxt(
+        bundle.directory / "transductive" / "clusters.csv", delimiter=",", skiprows=1, dtype=int
+    )
+    again = np.loadtxt(out / "clusters.csv", delimiter=",", skiprows=1, dtype=int)
+    agreement = clustering_scores(fitted[:, 1], again[:, 1])["acc"]  # same images: how often they agree
+    print(f"{head}: the saved head reassigns {agreement:.4f} of the images it was fitted on alike")
+    assert agreement == 1.0 if head == "kmeans" else agreement > 0.95
+    assert trained["acc"] is not None
+
+
+def test_the_umap_gmm_approximation_agrees_with_the_full_head_on_unseen_codes():
+    """Fit the head on 1,400 codes and place 397 unseen ones by their nearest stored codes; compare
+    with the partition a head fitted on all 1,797 finds for them (the agreement the README quotes)."""
+    from evonas.learn import assign, cluster_codes, head_arrays
+
+    data = load_dataset("digits")
+    z = data.x.reshape(len(data.x), -1)
+    order = np.random.default_rng(0).permutation(len(z))
+    seen, unseen = order[:1400], order[1400:]
+    part = cluster_codes(z[seen], 10, "umap-gmm", seed=0)
+    placed = assign(head_arrays(part, z[seen]), z[unseen])
+    full = cluster_codes(z, 10, "umap-gmm", seed=0).labels[unseen]
+    agreement = clustering_scores(full, placed)["acc"]
+    truth = clustering_scores(data.y[unseen], placed)["acc"]
+    print(f"agreement with the full head {agreement:.4f}; ACC of the placed codes {truth:.4f}")
+    assert agreement > 0.8 and truth > 0.7

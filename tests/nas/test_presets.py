@@ -1,0 +1,30 @@
+"""The preset of a data set's image size fills what the user did not set, and nothing else."""
+
+from evonas.nas.config import build_config
+from evonas.nas.presets import apply_preset, resolve_steps
+
+
+def test_large_images_get_a_budget_in_steps_and_the_recommended_splits():
+    config = apply_preset(build_config(None, {}), (1, 28, 28))
+    assert config.budget.steps == 1000 and config.budget.lr == 1e-3 and config.budget.batch_size == 64
+    assert config.dataset.val_size == 2000 and config.dataset.subset == 8000
+
+
+def test_small_images_keep_the_built_in_defaults():
+    config = build_config(None, {})
+    assert apply_preset(config, (1, 8, 8)) == config
+
+
+def test_what_the_user_set_is_never_replaced():
+    given = build_config(None, {"budget": {"epochs": 3, "lr": 0.01}, "dataset": {"val_size": 500}})
+    config = apply_preset(given, (3, 32, 32))
+    assert config.budget.steps is None and config.budget.epochs == 3 and config.budget.lr == 0.01
+    assert config.dataset.val_size == 500 and config.dataset.subset == 8000
+
+
+def test_steps_become_whole_epochs_over_the_training_images():
+    config = build_config(None, {"budget": {"steps": 1000, "batch_size": 64}})
+    assert resolve_steps(config, 8000).budget.epochs == 8  # 125 steps an epoch
+    assert resolve_steps(config, 3000).budget.epochs == 22  # 47 steps an epoch: at least 1000 steps
+    assert resolve_steps(config, 200_000).budget.epochs == 1
+    assert resolve_steps(build_config(None, {}), 8000).budget.epochs == 10  # no steps: epochs stand
