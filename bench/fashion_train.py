@@ -61,7 +61,13 @@ def main() -> None:
     args = parser.parse_args()
     genome = Genome.from_compact(args.genome)
     base = args.work / genome.hash
-    common = {"dataset": "fashion-mnist", "data_dir": args.data_dir, "seed": 0, "pictures": False}
+    common = {
+        "dataset": "fashion-mnist",
+        "data_dir": args.data_dir,
+        "seed": 0,
+        "pictures": False,
+        "head": "kmeans",
+    }
     out = RESULTS / "fashion_train.json"
     doc = json.loads(out.read_text()) if out.exists() else {"rows": {}}
     row: dict[str, object] = doc["rows"].get(args.label, {}) if args.reuse_trained else {}
@@ -85,7 +91,7 @@ def main() -> None:
         row["epochs"] = args.epochs
         row["trained"] = {k: m[k] for k in ("acc", "nmi", "ari", "train_seconds")}
         save()
-    trained = (base / "trained" / "trained.safetensors").read_bytes()
+    trained = (base / "trained" / "heldout" / "trained.safetensors").read_bytes()
     for method in args.finetune:
         _bundle(base / method, genome, trained)
         m = train_bundle(

@@ -143,6 +143,7 @@ def reference_training(
             from_scratch=True,
             pictures=False,
             seed=s,
+            head="kmeans",  # the head its stored tables were measured with
         )
         for s in (0, 1)
     ]

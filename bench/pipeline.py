@@ -82,8 +82,12 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="pipeline.json")
+    parser.add_argument("--table", action="store_true", help="print the markdown table of stored rows")
     args = parser.parse_args()
     path = RESULTS / args.out
+    if args.table:
+        summary(json.loads(path.read_text()))
+        return
     doc = json.loads(path.read_text()) if path.exists() else {**machine(), "rows": []}
     done = {(r["recipe"], r["protocol"], r["seed"], r["epochs"]) for r in doc["rows"]}
     todo = [
@@ -102,16 +106,25 @@ def main() -> None:
 
 
 def summary(doc: dict) -> None:
+    """A markdown table: mean +- sd over seeds of ACC / NMI per protocol, recipe and head."""
     groups: dict[tuple, list] = {}
     for r in doc["rows"]:
         groups.setdefault((r["protocol"], r["recipe"]), []).append(r)
+
+    def stat(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.4f} +- {sd:.4f}" if len(values) > 1 else f"{values[0]:.4f}"
+
+    print("| protocol | training | head | ACC | NMI | seeds | train s | head s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for (protocol, recipe), rows in sorted(groups.items()):
-        for head in ("kmeans", "umap-gmm"):
-            accs = [r[head]["acc"] for r in rows]
-            nmis = [r[head]["nmi"] for r in rows]
-            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-            print(f"{protocol:12} {recipe:7} {head:9} ACC {statistics.mean(accs):.4f} +- {sd:.4f}  "
-                  f"NMI {statistics.mean(nmis):.4f}  n={len(rows)}")  # fmt: skip
+        for head, secs in (("kmeans", "kmeans_seconds"), ("umap-gmm", "umap_gmm_seconds")):
+            print(
+                f"| {protocol} | {recipe} | {head} | {stat([r[head]['acc'] for r in rows])} | "
+                f"{stat([r[head]['nmi'] for r in rows])} | {len(rows)} | "
+                f"{statistics.mean(r['train_seconds'] for r in rows):.0f} | "
+                f"{statistics.mean(r[secs] for r in rows):.0f} |"
+            )
 
 
 if __name__ == "__main__":

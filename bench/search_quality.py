@@ -51,7 +51,9 @@ def one(strategy: str, seed: int, tmp: Path, epochs: int, overrides: dict) -> di
         bundle = export_run(storage, Path(run.config["weights_dir"]), "q", out, run_input_shape(run))
     final = train_bundle(
         bundle.directory,
-        TrainOptions(dataset=config.dataset.name, epochs=epochs, from_scratch=True, pictures=False),
+        TrainOptions(
+            dataset=config.dataset.name, epochs=epochs, from_scratch=True, pictures=False, head="kmeans"
+        ),
         say=lambda _m: None,
     )
     return {

@@ -110,6 +110,10 @@ CASES = {
             1,
             "'dataset' option must be one of ['cifar10', 'digits', 'fashion-mnist'",
         ),
+        (["run", "--seed-genome", "resnet50", "--db", "{d}/runs.db"], 1, "'resnet50' is neither a reference"),
+        (["run", "--seed-genome", "c8k3-pmax-pmax-pmax-pmax-d4", "--db", "{d}/runs.db"], 1, "c8k3-pmax"),
+        (["run", "--seed-from", "ghost", "--db", "{d}/runs.db"], 1, "No run 'ghost'"),
+        (["run", "--seed-top", "0", "--db", "{d}/runs.db"], 1, "'--seed-top'"),
     ],
     "resume": [
         (["resume", "ghost", "--db", "{d}/runs.db"], 1, "No run 'ghost'"),

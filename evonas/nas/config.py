@@ -117,6 +117,12 @@ class RunConfig(BaseModel):
         description="Wall time a driver may spend (seconds, or '45m', '2h', '900s'): no generation "
         "starts that would overrun it. Without 'generations' set, generations go on until it is spent.",
     )
+    seed_genomes: tuple[str, ...] = Field(
+        (),
+        max_length=MAX_POPULATION,
+        description="Genomes generation 0 starts with (compact forms or reference names such as "
+        "'kcae'), before random ones fill it up; they need only be valid for the images.",
+    )
     keep_weights: int = Field(
         5, ge=0, le=1000, description="Trained weights kept for this many best individuals."
     )

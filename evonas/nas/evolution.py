@@ -19,7 +19,8 @@ import numpy as np
 
 from evonas import ranking
 from evonas.errors import INFRASTRUCTURE
-from evonas.genomes import Genome, SearchSpace, crossover, mutate, random_genome
+from evonas.genomes import Genome, Recipe, SearchSpace, crossover, mutate, random_genome, validate_genome
+from evonas.genomes.references import seed_genome
 from evonas.metrics import AVERAGED, Metrics
 from evonas.nas.config import RunConfig
 from evonas.nas.pruning import threshold
@@ -140,7 +141,7 @@ class Search:
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             if index == 0:
-                candidates = self.initial(rng)
+                candidates = self.seeded() + self.initial(rng)
             elif self.config.strategy == "random":
                 candidates = self.initial(rng, self.config.n_offspring, operator="random")
             else:
@@ -204,13 +205,30 @@ class Search:
         (as far as the space allows)."""
         count = count or self.config.population
         genomes: dict[str, Genome] = {}
+        taken = set(self.known)
+        if operator == "init":  # generation 0: what seeded() put in first counts too
+            seeds = self.seeded()
+            count -= len(seeds)
+            taken |= {c.genome.hash for c in seeds}
         for _ in range(count * 20):
             g = random_genome(self.space, self.input_shape, rng)
-            if g.hash not in self.known:
+            if g.hash not in taken:
                 genomes.setdefault(g.hash, g)
             if len(genomes) == count:
                 break
         return [Candidate(g, (), operator) for g in genomes.values()]
+
+    def seeded(self) -> list[Candidate]:
+        """The genomes the user put into generation 0 (``config.seed_genomes``), distinct, at most
+        a population's worth; one without a recipe gets the default recipe when recipes evolve."""
+        out: dict[str, Candidate] = {}
+        for text in self.config.seed_genomes[: self.config.population]:
+            genome = seed_genome(text)
+            if genome.recipe is None and self.space.recipes:
+                genome = Genome.of(genome.genes, Recipe(lr=self.config.budget.lr))
+            validate_genome(genome, self.input_shape)  # valid for the images; ranges do not apply
+            out.setdefault(genome.hash, Candidate(genome, (), "seed"))
+        return list(out.values())
 
     def offspring(self, population: Sequence[Individual], rng: np.random.Generator) -> list[Candidate]:
         """Offspring Q(t): tournament parents, crossover and/or mutation.

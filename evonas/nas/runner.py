@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from evonas import ranking
 from evonas.datasets import SearchSplits, load_dataset, search_splits
 from evonas.datasets.loaders import ImageData
 from evonas.datasets.splits import SPLIT_SEED
-from evonas.errors import ConfigError, NASError
-from evonas.genomes import SearchSpace
+from evonas.errors import ConfigError, InvalidGenomeError, NASError
+from evonas.genomes import Genome, SearchSpace, validate_genome
+from evonas.genomes.references import seed_genome
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
 from evonas.nas.presets import apply_preset, resolve_steps
@@ -161,7 +163,24 @@ class Heartbeat:
         self._thread.join()
 
 
-def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bool = False) -> RunInfo:
+def best_genomes_of(db: str, key: str, top: int) -> list[str]:
+    """The compact forms of the ``top`` best genomes of another run in ``db`` (warm start)."""
+    with SQLStorage(db, create=False) as storage:
+        run = storage.get_run(key)
+        best = ranking.ranked(i for g in storage.load_generations(run.id) for i in g.individuals)
+    if not best:
+        raise NASError(f"Run {run.name!r} has no fully evaluated genome to start from (--seed-from).")
+    return [Genome.from_json(r.genome).compact() for r in best[:top]]
+
+
+def run_search(
+    config: RunConfig,
+    progress: Progress | None = None,
+    *,
+    reuse: bool = False,
+    seed_from: str | None = None,
+    seed_top: int = 3,
+) -> RunInfo:
     """Run a whole search as configured and return the stored run.
 
     The stored configuration has the search space resolved (a preset for the input shape
@@ -169,10 +188,22 @@ def run_search(config: RunConfig, progress: Progress | None = None, *, reuse: bo
     """
     if config.name is not None:
         check_new_run_name(config.name)  # before the data is loaded
+    if seed_from is not None:
+        config = config.model_copy(
+            update={"seed_genomes": (*config.seed_genomes, *best_genomes_of(config.db, seed_from, seed_top))}
+        )
     images = load_dataset(config.dataset.name, config.dataset.data_dir, config.dataset.layout)
     config = apply_preset(config, images.input_shape)
     _, fitness_data = prepare_data(config.dataset, images)
     config = resolve_steps(config, len(fitness_data.x_train))
+    for text in config.seed_genomes:  # refused before the run exists, naming the genome
+        genome = seed_genome(text)
+        try:
+            validate_genome(genome, fitness_data.input_shape)
+        except InvalidGenomeError as exc:
+            raise ConfigError(
+                f"--seed-genome {text!r} does not fit images of shape {fitness_data.input_shape}: {exc}"
+            ) from None
     space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
     config = config.model_copy(
         update={

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from evonas.genomes import SearchSpace
+from evonas.genomes import Genome, Recipe, SearchSpace
 from evonas.nas import RunConfig, Search, best_individual
 from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig
@@ -175,3 +175,41 @@ def test_the_time_budget_accepts_durations_and_refuses_nonsense():
     assert RunConfig(time_budget=900).time_budget == 900
     with pytest.raises(ValueError, match="duration such as 900s"):
         RunConfig(time_budget="soon")
+
+
+def test_seeded_genomes_start_generation_zero_and_random_ones_fill_it(tmp_path):
+    seeds = ("kcae", "c8k3-pmax-d4+aug:strong,noise:0.3,lr:0.0003", "c200k3-d300")  # 200 > max_channels
+    config, storage, search = _search(tmp_path, generations=1, seed_genomes=seeds)
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gen0 = storage.load_generations(run.id)[0].individuals
+    first = [Genome.from_json(i.genome) for i in gen0[:3]]
+    assert [i.operator for i in gen0[:3]] == ["seed"] * 3 and all(i.operator == "init" for i in gen0[3:])
+    assert first[0].genes == Genome.from_compact("c128k3-pmax-c64k3-pmax-c32k3-pmax-d512").genes
+    assert first[0].recipe == Recipe(lr=config.budget.lr)  # no recipe given: the default one
+    assert first[1].recipe == Recipe(augment="strong", noise=0.3, lr=3e-4)  # its own
+    assert first[2].genes[0].channels == 200  # valid for the images, outside the sampling ranges
+    assert len(gen0) == 6 and len({i.hash for i in gen0}) == 6
+
+
+def test_a_bad_seed_genome_is_refused_naming_it(tmp_path):
+    from evonas.errors import InvalidGenomeError
+
+    config, storage, search = _search(tmp_path, seed_genomes=("resnet50",))
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    with pytest.raises(InvalidGenomeError, match="'resnet50' is neither a reference"):
+        search.run(run)
+
+
+def test_seed_from_takes_the_best_genomes_of_another_run(tmp_path):
+    from evonas.nas.runner import best_genomes_of
+
+    config, storage, search = _search(tmp_path, generations=1)
+    run = storage.create_run("before", config.model_dump(mode="json"), 0)
+    search.run(run)
+    ranked = sorted(
+        {i.hash: i for g in storage.load_generations(run.id) for i in g.individuals if i.complete}.values(),
+        key=lambda r: -r.score,
+    )
+    top = best_genomes_of(config.db, "before", 2)
+    assert top == [Genome.from_json(r.genome).compact() for r in ranked[:2]]

@@ -27,10 +27,12 @@ def _bundle(tmp_path, compact="c16k3-pmax-d10+aug:weak,noise:0.1,lr:0.003", name
 
 def test_the_two_protocols_write_apart_and_score_what_they_say(tmp_path):
     bundle = _bundle(tmp_path)
-    held = train_bundle(bundle.directory, TrainOptions(dataset="digits", epochs=1, pictures=False))
+    held = train_bundle(
+        bundle.directory, TrainOptions(dataset="digits", epochs=1, head="kmeans", pictures=False)
+    )
     trans = train_bundle(
         bundle.directory,
-        TrainOptions(dataset="digits", epochs=1, protocol="transductive", pictures=False),
+        TrainOptions(dataset="digits", epochs=1, head="kmeans", protocol="transductive", pictures=False),
     )
     assert held["protocol"] == "heldout" and trans["protocol"] == "transductive"
     assert held["test_size"] == 359 and held["train_size"] == 1797 - 359  # the test split only
@@ -42,7 +44,9 @@ def test_the_two_protocols_write_apart_and_score_what_they_say(tmp_path):
     assert held["lr"] == 0.003 and held["augmentation"].startswith("shift 0.05")
     plain = train_bundle(
         bundle.directory,
-        TrainOptions(dataset="digits", epochs=1, augment="none", noise=0, lr=1e-3, pictures=False),
+        TrainOptions(
+            dataset="digits", epochs=1, head="kmeans", augment="none", noise=0, lr=1e-3, pictures=False
+        ),
     )
     assert plain["augmentation"] == "none" and plain["lr"] == 1e-3
 
@@ -61,8 +65,13 @@ def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_pat
     np.savez(path, x=(data.x[:, 0] * 255).astype(np.uint8))  # no 'y'
     bundle = _bundle(tmp_path, compact="c16k3-pmax-d10", name=str(path))
     with pytest.raises(DatasetError, match="pass --clusters K"):
-        train_bundle(bundle.directory, TrainOptions(dataset=str(path), epochs=1, pictures=False))
-    m = train_bundle(bundle.directory, TrainOptions(dataset=str(path), epochs=1, clusters=10, pictures=False))
+        train_bundle(
+            bundle.directory, TrainOptions(dataset=str(path), epochs=1, head="kmeans", pictures=False)
+        )
+    m = train_bundle(
+        bundle.directory,
+        TrainOptions(dataset=str(path), epochs=1, head="kmeans", clusters=10, pictures=False),
+    )
     assert m["acc"] is None and -1 <= m["silhouette"] <= 1
     out = bundle.directory / "heldout"
     clusters = np.loadtxt(out / "clusters.csv", delimiter=",", skiprows=1, dtype=int)

@@ -103,7 +103,7 @@ def test_nas_train_json_keys(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "evonas.nas.cli", "train", str(bundle.directory), "--dataset", "digits",
          "--epochs", "2", "--finetune", "idec", "--finetune-iterations", "50", "--classifier", "probe",
-         "--classifier-epochs", "2", "--json"],
+         "--classifier-epochs", "2", "--head", "kmeans", "--json"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
