@@ -24,7 +24,12 @@ AFFINE: dict[str, tuple[float, float, float]] = {
     "strong": (0.15, 15.0, 0.15),
 }
 NOISES = (0.0, 0.1, 0.2, 0.3)
-LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+LEARNING_RATES = (3e-4, 1e-3, 3e-3)  # images of 16x16 and more
+SMALL_LEARNING_RATES = (
+    1e-3,
+    3e-3,
+    1e-2,
+)  # smaller images (the 8x8 digits: their budget's 3e-3 in the middle)
 
 
 class Recipe(BaseModel):

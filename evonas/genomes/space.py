@@ -16,7 +16,7 @@ from evonas.genomes.genes import (
     PoolMode,
 )
 from evonas.genomes.genome import Genome
-from evonas.genomes.recipe import AUGMENTS, LEARNING_RATES, NOISES, Augment
+from evonas.genomes.recipe import AUGMENTS, LEARNING_RATES, NOISES, SMALL_LEARNING_RATES, Augment
 
 
 class SearchSpace(BaseModel):
@@ -60,8 +60,11 @@ class SearchSpace(BaseModel):
     def preset_for(cls, input_shape: tuple[int, int, int]) -> SearchSpace:
         """Sensible ranges for an input shape: small images get small, shallow networks."""
         side = min(input_shape[1], input_shape[2])
-        if side <= 16:  # e.g. 8x8 digits
-            return cls(max_channels=32, max_convs=3, max_latent=32, max_params=200_000)
+        if side <= 16:  # e.g. 8x8 digits; small CAEs on a few hundred images want a faster rate
+            return cls(
+                max_channels=32, max_convs=3, max_latent=32, max_params=200_000,
+                learning_rates=SMALL_LEARNING_RATES,
+            )  # fmt: skip
         return cls()
 
     @property

@@ -54,7 +54,7 @@ class TrainOptions(BaseModel):
     noise: float | None = Field(None, ge=0, le=1, description="Default: the bundle's recipe, else 0.")
     seed: int = Field(0, ge=0, lt=2**31)
     from_scratch: bool = False
-    head: Head = "umap-gmm"  # +0.05-0.09 ACC over k-means on Fashion-MNIST (bench/README.md, "Pipeline")
+    head: Head = "umap-gmm"  # +0.04-0.11 ACC over k-means on Fashion-MNIST (bench/README.md, "Pipeline")
     protocol: Protocol = "heldout"
     clusters: int | None = Field(None, ge=2, le=100_000)
     finetune: Literal["idec", "edcwrn"] | None = None
