@@ -53,7 +53,7 @@ def test_run_then_show_and_runs(tmp_path):
 
     table = nas("show", "cli", "--db", db)
     assert table.returncode == 0 and "best:" in table.stdout and "gen" in table.stdout
-    header, _rule, *gen_rows = [line.split() for line in table.stdout.splitlines()[1:5]]
+    header, _rule, *gen_rows = [line.split() for line in table.stdout.splitlines()[1:6]]  # 3 generations
     so_far = [float(r[-2]) for r in gen_rows]  # the run's best up to each generation
     assert header[-4:] == ["best", "so", "far", "seconds"]
     assert so_far == sorted(so_far) and so_far[-1] == round(best["metrics"]["acc"], 4)
