@@ -3,7 +3,7 @@ reconstruction, encoding, clustering the codes and scoring a partition. Depends 
 of evonas, so both ``workers`` and ``training`` build on it."""
 
 from evonas.learn.augment import Augmentation
-from evonas.learn.clustering import cluster_sample, fit_kmeans
+from evonas.learn.clustering import fit_kmeans, sample_index
 from evonas.learn.heads import (
     HEADS,
     Head,
@@ -35,11 +35,11 @@ __all__ = [
     "DeadlinePassed",
     "TrainingDiverged",
     "cluster_accuracy",
-    "cluster_sample",
     "clustering_scores",
     "fit_kmeans",
     "hungarian_mapping",
     "prefers_channels_last",
+    "sample_index",
     "reconstruct_and_encode",
     "state_dict_bytes",
     "train_reconstruction",

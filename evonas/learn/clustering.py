@@ -8,14 +8,11 @@ from typing import Any
 import numpy as np
 
 
-def cluster_sample(
-    z: np.ndarray, k: int, n_init: int, max_samples: int, rng: np.random.Generator, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-means on at most ``max_samples`` codes drawn by ``rng``; returns (labels, sample index)."""
-    idx = np.arange(z.shape[0])
-    if z.shape[0] > max_samples:
-        idx = np.sort(rng.choice(z.shape[0], max_samples, replace=False))
-    return fit_kmeans(z[idx], k, n_init, seed).labels_, idx
+def sample_index(n: int, max_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """The rows of at most ``max_samples`` of ``n`` codes, drawn by ``rng`` (all when n is small)."""
+    if n > max_samples:
+        return np.sort(rng.choice(n, max_samples, replace=False))
+    return np.arange(n)
 
 
 def fit_kmeans(z: np.ndarray, k: int, n_init: int, seed: int) -> Any:

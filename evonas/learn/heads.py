@@ -35,12 +35,11 @@ class Partition:
 
 def cluster_codes(z: np.ndarray, k: int, head: Head, seed: int, n_init: int = 4) -> Partition:
     """Partition the codes ``z`` (N, d) into ``k`` clusters with ``head``."""
-    z = np.asarray(z, dtype=np.float64)
-    if head == "kmeans":
+    if head == "kmeans":  # the codes as they are: the silhouette is measured on them
         km = fit_kmeans(z, k, n_init, seed)
         return Partition(np.asarray(km.labels_), z, km)
     if head == "umap-gmm":
-        embedding, reducer = umap_embed(z, k, seed)
+        embedding, reducer = umap_embed(np.asarray(z, dtype=np.float64), k, seed)
         gmm = fit_gmm(embedding, k, seed)
         return Partition(np.asarray(gmm.predict(embedding)), embedding, gmm, reducer)
     raise ValueError(f"The 'head' option must be one of {list(HEADS)}. Got {head!r} instead.")
@@ -78,7 +77,7 @@ def label_free_score(partition: Partition, seed: int) -> float:
     if np.unique(partition.labels).size < 2:
         raise ValueError("the head put every code in one cluster")
     n = len(partition.labels)
-    size = min(n, SILHOUETTE_SAMPLES)
+    size = None if n <= SILHOUETTE_SAMPLES else SILHOUETTE_SAMPLES  # every code when they are few
     return float(
         silhouette_score(partition.space, partition.labels, sample_size=size, random_state=seed % 2**32)
     )

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -141,7 +142,9 @@ class Search:
             start = time.perf_counter()
             rng = generation_rng(self.config.seed, index)
             if index == 0:
-                candidates = self.seeded() + self.initial(rng)
+                seeds = self.seeded()
+                fill = self.config.population - len(seeds)
+                candidates = seeds + self.initial(rng, fill, exclude={c.genome.hash for c in seeds})
             elif self.config.strategy == "random":
                 candidates = self.initial(rng, self.config.n_offspring, operator="random")
             else:
@@ -199,17 +202,17 @@ class Search:
         return self.config.selection == "nsga2"
 
     def initial(
-        self, rng: np.random.Generator, count: int | None = None, operator: str = "init"
+        self,
+        rng: np.random.Generator,
+        count: int | None = None,
+        operator: str = "init",
+        exclude: AbstractSet[str] = frozenset(),
     ) -> list[Candidate]:
-        """``count`` (default: population) random valid genomes, distinct and new to this run
-        (as far as the space allows)."""
-        count = count or self.config.population
+        """``count`` (default: population) random valid genomes, distinct, new to this run and not
+        in ``exclude`` (as far as the space allows)."""
+        count = self.config.population if count is None else count
         genomes: dict[str, Genome] = {}
-        taken = set(self.known)
-        if operator == "init":  # generation 0: what seeded() put in first counts too
-            seeds = self.seeded()
-            count -= len(seeds)
-            taken |= {c.genome.hash for c in seeds}
+        taken = set(self.known).union(exclude)
         for _ in range(count * 20):
             g = random_genome(self.space, self.input_shape, rng)
             if g.hash not in taken:

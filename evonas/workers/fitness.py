@@ -25,11 +25,11 @@ from evonas.learn import (
     Head,
     TrainingDiverged,
     cluster_codes,
-    cluster_sample,
     clustering_scores,
     label_free_score,
     prefers_channels_last,
     reconstruct_and_encode,
+    sample_index,
     state_dict_bytes,
     train_reconstruction,
 )
@@ -304,21 +304,8 @@ def score_codes(
 ) -> dict[str, float]:
     """The budget's head on (a bounded sample of) the codes, scored against the labels (ACC, NMI,
     ARI) or, without labels, by the silhouette of the partition in the head's own space."""
-    if budget.head != "kmeans":
-        idx = np.arange(z.shape[0])
-        if z.shape[0] > budget.kmeans_max_samples:
-            idx = np.sort(rng.choice(z.shape[0], budget.kmeans_max_samples, replace=False))
-        partition = cluster_codes(z[idx], data.n_clusters, budget.head, seed, budget.kmeans_n_init)
-        if data.y_val is not None:
-            return clustering_scores(data.y_val[idx], partition.labels)
-        return {"silhouette": label_free_score(partition, seed)}
-    labels, idx = cluster_sample(
-        z, data.n_clusters, budget.kmeans_n_init, budget.kmeans_max_samples, rng, seed
-    )
+    idx = sample_index(z.shape[0], budget.kmeans_max_samples, rng)
+    partition = cluster_codes(z[idx], data.n_clusters, budget.head, seed, budget.kmeans_n_init)
     if data.y_val is not None:
-        return clustering_scores(data.y_val[idx], labels)
-    from sklearn.metrics import silhouette_score
-
-    if np.unique(labels).size < 2:
-        raise ValueError("k-means put every code in one cluster")
-    return {"silhouette": float(silhouette_score(z[idx], labels))}
+        return clustering_scores(data.y_val[idx], partition.labels)
+    return {"silhouette": label_free_score(partition, seed)}
