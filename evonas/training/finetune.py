@@ -1,17 +1,31 @@
-"""Clustering fine-tuning of a trained autoencoder: IDEC and EDCWRN.
+"""Clustering fine-tuning of a trained autoencoder: IDEC (optionally with augmentation, as DEC-DA)
+and EDCWRN as its authors run it.
 
-Both keep the reconstruction loss and add a clustering loss between a soft assignment Q of
-the codes to learnable cluster centres (initialised by k-means) and a sharpened target P,
-recomputed every ``update_interval`` iterations over all samples; training stops when fewer
-than ``tol`` of the labels change between two updates.
+Both keep the reconstruction loss and add a clustering loss between a soft assignment Q of the
+embeddings to learnable cluster centres (initialised by k-means in embedding space) and DEC's
+sharpened target P, recomputed on all samples every ``update_interval`` iterations; training stops
+when fewer than ``tol`` of the labels change between two target updates, or after
+``max_iterations``.
 
-- IDEC (Guo et al. 2017): Q is the Student's t kernel normalised over clusters; loss =
-  MSE + lambda * KL(P || Q).
-- EDCWRN: q_ij = (1 + a * (sum_m w_jm (z_im - r_jm)^2)^b)^-1, not normalised; per-cluster
-  feature weights w_jm from the within-cluster dispersion D_jm (larger weight for smaller
-  dispersion, each cluster's weights summing to 1: w_jm = 1 / sum_t (D_jm / D_jt)^(1/(beta-1)));
-  cross-entropy between P and Q as the clustering loss; each code is summed with the
-  element-wise max of its k nearest neighbours' codes in the batch.
+- IDEC (Guo et al. 2017): Q is the Student's t kernel normalised over clusters, loss =
+  MSE + cluster_weight * KL(P || Q). With ``augment`` every batch is randomly transformed, the
+  target of the reconstruction included (DEC-DA, Guo et al. 2018).
+- EDCWRN, with the values of its authors' public notebook as defaults:
+  * kernel q_ij = (1 + a (sum_m w_jm (e_im - r_jm)^2)^b)^-1, a = 1.93, b = 0.79, not normalised;
+  * embedding e_i = f(x_i) + max(f(x_n1), f(x_n2)): the sample's code plus the element-wise max of
+    its 2 nearest neighbours' codes, each neighbour's (augmented) image going through the same
+    encoder; the neighbours are found by a k-NN over the embeddings of all samples at each target
+    update; the decoder reconstructs the sample from e;
+  * feature weights per cluster from the q^2-weighted within-cluster dispersion D_jm (plus
+    ``feature_lambda`` times the features' mean variance, so that no feature of zero dispersion
+    takes every weight): w_jm = 1 / sum_t (D_jm / D_jt)^(1 / (beta - 1)), beta = 2, recomputed at each
+    target update; each cluster's weights sum to 1 (uniform 1/d at the start);
+  * only reliable samples train: a sample is reliable when, in both Q and P, its top probability
+    is >= b1 and the gap to its second is >= b2 = b1 / 2; both thresholds are lowered by
+    ``reliable_step`` whenever the number of reliable samples falls. The notebook starts at
+    b1 = -0.9, where every sample passes; a positive start makes the selection bite;
+  * categorical cross-entropy between P and Q, weight 0.1; augmentation shift 0.1, rotation 10
+    degrees, zoom 0.1 on the samples and on their neighbours.
 """
 
 from __future__ import annotations
@@ -22,33 +36,77 @@ from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from evonas.learn import fit_kmeans
+from evonas.learn.augment import Augmentation
 
 Method = Literal["idec", "edcwrn"]
+Optimizer = Literal["adam", "sgd"]
+StoppedBecause = Literal["labels settled", "iteration limit"]
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
+# the nas train flag of each FinetuneConfig field a user may set
+FLAGS: dict[str, str] = {
+    "max_iterations": "--finetune-iterations", "update_interval": "--update-interval", "tol": "--stop-tol",
+    "cluster_weight": "--cluster-weight", "optimizer": "--finetune-optimizer", "lr": "--finetune-lr",
+    "augment": "--finetune-augment", "kmeans_n_init": "--finetune-kmeans-init", "kernel_a": "--kernel-a",
+    "kernel_b": "--kernel-b", "neighbours": "--neighbours", "feature_beta": "--feature-beta",
+    "feature_lambda": "--feature-lambda", "reliable_start": "--reliable-start",
+    "reliable_step": "--reliable-step",
+}  # fmt: skip
+
+
+class FinetuneConfig(BaseModel):
+    """Every constant of both methods; EDCWRN's defaults are its authors'."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
     method: Method = "idec"
-    lam: float = 0.1  # weight of the clustering loss
-    neighbours: int = 2  # EDCWRN: k nearest neighbours in the batch
-    batch_size: int = 256
-    update_interval: int = 140  # T: iterations between target updates
-    tol: float = 0.001  # epsilon: stop when fewer than this share of labels change
-    max_iterations: int = 20_000
-    lr: float = 1e-3
-    a: float = 1.0  # EDCWRN kernel parameters
-    b: float = 1.0
-    beta: float = 2.0  # EDCWRN weight exponent (> 1)
-    kmeans_n_init: int = 20
+    cluster_weight: float = Field(0.1, gt=0, le=100, description="weight of the clustering loss")
+    update_interval: int = Field(140, ge=1, le=10**6, description="T: iterations between target updates")
+    tol: float = Field(0.001, ge=0, lt=1, description="stop when fewer than this share of labels change")
+    max_iterations: int = Field(8000, ge=1, le=10**7)
+    batch_size: int = Field(256, ge=2, le=65_536)
+    optimizer: Optimizer = "adam"
+    lr: float = Field(1e-4, gt=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD only")
+    augment: Augmentation = Augmentation()
+    kmeans_n_init: int = Field(20, ge=1, le=1000)
+    kernel_a: float = Field(1.93, gt=0, le=1000)
+    kernel_b: float = Field(0.79, gt=0, le=100)
+    neighbours: int = Field(2, ge=0, le=50)
+    feature_beta: float = Field(2.0, gt=1, le=100, description="> 1: the weights use 1 / (beta - 1)")
+    feature_lambda: float = Field(0.1, ge=0, le=100)
+    reliable_start: float = Field(-0.9, ge=-1, le=1, description="b1 at the start; b2 = b1 / 2")
+    reliable_step: float = Field(0.09, ge=0, le=1)
+
+    @classmethod
+    def for_method(cls, method: Method, recipe_augment: Augmentation, **given: object) -> FinetuneConfig:
+        """The method's defaults, then ``given`` (the user's options; None = default). Augmentation:
+        EDCWRN's authors' (shift 0.1, rotation 10 degrees, zoom 0.1); IDEC the bundle's recipe."""
+        defaults: dict[str, object] = {
+            "augment": Augmentation(0.1, 10.0, 0.1) if method == "edcwrn" else recipe_augment,
+            "kmeans_n_init": 150 if method == "edcwrn" else 20,
+        }
+        chosen = {key: value for key, value in given.items() if value is not None}
+        try:
+            return cls(method=method, **{**defaults, **chosen})
+        except ValidationError as exc:  # one line per bad option, named by its flag
+            raise ValueError(
+                "; ".join(
+                    f"{FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'fine-tuning'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+            ) from None
 
 
 @dataclass
 class FinetuneResult:
-    labels: np.ndarray
+    labels: np.ndarray  # argmax of Q for every sample of ``x_eval``
     iterations: int
+    stopped_because: StoppedBecause
     history: list[dict[str, float]] = field(default_factory=list)  # one entry per target update
     losses: list[float] = field(default_factory=list)  # total loss of every iteration
 
@@ -71,30 +129,61 @@ def weighted_kernel(
 ) -> torch.Tensor:
     """EDCWRN's soft assignment with per-cluster feature weights ``w`` (k, d); not normalised."""
     d = ((z[:, None, :] - centres[None, :, :]) ** 2 * w[None, :, :]).sum(dim=2)
-    return 1.0 / (1.0 + a * d.clamp_min(0) ** b)
+    return 1.0 / (1.0 + a * (d.clamp_min(1e-12) ** b))
 
 
 def dispersion_weights(
-    z: torch.Tensor, centres: torch.Tensor, labels: torch.Tensor, beta: float
+    e: torch.Tensor, centres: torch.Tensor, q: torch.Tensor, beta: float, lam: float = 0.0
 ) -> torch.Tensor:
-    """w_jm = 1 / sum_t (D_jm / D_jt)^(1/(beta-1)), D the within-cluster dispersion per feature."""
-    k, dim = centres.shape
-    disp = torch.zeros(k, dim, dtype=z.dtype)
-    disp.index_add_(0, labels, (z - centres[labels]) ** 2)
-    disp = disp + 1e-8  # an empty or single-point cluster: equal weights
+    """w_jm = 1 / sum_t (D_jm / D_jt)^(1/(beta-1)), where D_jm is the q^2-weighted mean squared
+    distance of feature m to centre j plus ``lam`` times the mean variance of the features over all
+    samples (one constant for every feature, so it pulls the weights towards uniform)."""
+    if beta <= 1:
+        raise ValueError(f"feature_beta must be > 1 (got {beta}): the weights use 1 / (beta - 1)")
+    q2 = q**2  # (n, k)
+    sq = (e[:, None, :] - centres[None, :, :]) ** 2  # (n, k, d)
+    disp = (q2[:, :, None] * sq).sum(dim=0) / q2.sum(dim=0).clamp_min(1e-12)[:, None]
+    disp = disp + lam * e.var(dim=0).mean() + 1e-12
     ratio = (disp[:, :, None] / disp[:, None, :]) ** (1.0 / (beta - 1.0))
     return 1.0 / ratio.sum(dim=2)
 
 
-def neighbour_augment(z: torch.Tensor, k: int) -> torch.Tensor:
-    """Each code plus the element-wise max of its ``k`` nearest neighbours' codes in the batch."""
-    if k <= 0 or z.shape[0] <= 1:
-        return z
-    k = min(k, z.shape[0] - 1)
-    dist = torch.cdist(z, z)
-    dist.fill_diagonal_(float("inf"))
-    idx = dist.topk(k, largest=False).indices  # (n, k)
-    return z + z[idx].max(dim=1).values
+def reliable_mask(q: torch.Tensor, p: torch.Tensor, b1: float, b2: float) -> torch.Tensor:
+    """Samples whose top probability is >= b1 and whose top-two gap is >= b2, in both Q and P."""
+
+    def confident(r: torch.Tensor) -> torch.Tensor:
+        top2 = r.topk(min(2, r.shape[1]), dim=1).values
+        gap = top2[:, 0] - top2[:, 1] if top2.shape[1] == 2 else top2[:, 0]
+        return (top2[:, 0] >= b1) & (gap >= b2)
+
+    return confident(q) & confident(p)
+
+
+def nearest_neighbours(e: np.ndarray, k: int) -> np.ndarray:
+    """Indices (n, k) of each row's ``k`` nearest other rows (euclidean)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, e.shape[0] - 1)
+    nn_index = NearestNeighbors(n_neighbors=k + 1).fit(e)
+    idx = nn_index.kneighbors(e, return_distance=False)
+    out = np.empty((e.shape[0], k), dtype=np.int64)
+    for i, row in enumerate(idx):  # drop the row itself (usually first, not always with duplicates)
+        others = row[row != i][:k]
+        out[i] = others if len(others) == k else row[1 : k + 1]
+    return out
+
+
+class _Thresholds:
+    """EDCWRN's reliability thresholds, lowered whenever the reliable set shrinks."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.b1, self.b2, self.step = start, start / 2, step
+        self.previous = -1
+
+    def update(self, count: int, first: bool) -> None:
+        if not first and count < self.previous:
+            self.b1, self.b2 = self.b1 - self.step, self.b2 - self.step
+        self.previous = count
 
 
 class _Clusterer(nn.Module):
@@ -105,13 +194,10 @@ class _Clusterer(nn.Module):
         self.w: torch.Tensor
         self.register_buffer("w", torch.full(self.centres.shape, 1.0 / self.centres.shape[1]))
 
-    def embed(self, z: torch.Tensor) -> torch.Tensor:
-        return neighbour_augment(z, self.cfg.neighbours) if self.cfg.method == "edcwrn" else z
-
-    def q(self, z: torch.Tensor) -> torch.Tensor:
+    def q(self, e: torch.Tensor) -> torch.Tensor:
         if self.cfg.method == "idec":
-            return student_t(z, self.centres)
-        return weighted_kernel(self.embed(z), self.centres, self.w, self.cfg.a, self.cfg.b)
+            return student_t(e, self.centres)
+        return weighted_kernel(e, self.centres, self.w, self.cfg.kernel_a, self.cfg.kernel_b)
 
     def loss(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         if self.cfg.method == "idec":  # KL(P || Q), per sample
@@ -119,23 +205,32 @@ class _Clusterer(nn.Module):
         return -(p * q.clamp_min(1e-12).log()).sum(dim=1).mean()  # cross-entropy
 
 
+def _embed(model: nn.Module, xb: torch.Tensor, xn: torch.Tensor | None) -> torch.Tensor:
+    """The sample's code, plus the element-wise max of its neighbours' codes (``xn``: (n, k, ...))."""
+    z = model.encode(xb)  # type: ignore[operator]
+    if xn is None or xn.shape[1] == 0:
+        return z
+    n, k = xn.shape[:2]
+    zn = model.encode(xn.reshape(n * k, *xn.shape[2:]))  # type: ignore[operator]
+    return z + zn.reshape(n, k, -1).max(dim=1).values
+
+
 @torch.no_grad()
-def _all_q(
-    model: nn.Module, clusterer: _Clusterer | None, x: torch.Tensor, batch: int, neighbours: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embedded codes and (given a clusterer) soft assignments of all samples, batch by batch as
-    in training (EDCWRN's neighbours are taken within each batch), in eval mode."""
+def _embed_all(model: nn.Module, x: torch.Tensor, nbrs: np.ndarray | None, batch: int) -> torch.Tensor:
+    """Embeddings of every sample, in eval mode (neighbours given by index into ``x``)."""
     model.eval()
-    es, qs = [], []
+    out = []
     for i in range(0, x.shape[0], batch):
-        z = model.encode(x[i : i + batch])  # type: ignore[operator]
-        if clusterer is not None:
-            es.append(clusterer.embed(z))
-            qs.append(clusterer.q(z))
-        else:
-            es.append(neighbour_augment(z, neighbours))
+        xn = None if nbrs is None else x[torch.from_numpy(nbrs[i : i + batch])]
+        out.append(_embed(model, x[i : i + batch], xn))
     model.train()
-    return torch.cat(es), torch.cat(qs) if qs else torch.empty(0)
+    return torch.cat(out)
+
+
+def _optimizer(params: list[nn.Parameter], cfg: FinetuneConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    return torch.optim.Adam(params, lr=cfg.lr)
 
 
 def finetune(
@@ -145,46 +240,79 @@ def finetune(
     cfg: FinetuneConfig,
     seed: int = 0,
     on_update: Callable[[dict[str, float]], None] | None = None,
+    x_eval: torch.Tensor | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``model`` (an autoencoder with ``encode``/``decode``) for clustering in place."""
+    """Fine-tune ``model`` (an autoencoder with ``encode``/``decode``) for clustering ``x`` in place;
+    the result's labels are the argmax of Q on ``x_eval`` (default ``x``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    # centres live in the space the soft assignment sees: EDCWRN's neighbour-augmented codes
-    z0, _ = _all_q(model, None, x, cfg.batch_size, cfg.neighbours if cfg.method == "edcwrn" else 0)
-    km = fit_kmeans(z0.numpy(), n_clusters, cfg.kmeans_n_init, seed)
+    gen = torch.Generator().manual_seed(seed)
+    edcwrn = cfg.method == "edcwrn" and cfg.neighbours > 0
+    batch = cfg.batch_size
+
+    def neighbours_of(e: torch.Tensor) -> np.ndarray | None:
+        return nearest_neighbours(e.numpy(), cfg.neighbours) if edcwrn else None
+
+    # the neighbours of the start come from the plain codes; the centres live in embedding space
+    nbrs = neighbours_of(_embed_all(model, x, None, batch))
+    e_all = _embed_all(model, x, nbrs, batch)
+    km = fit_kmeans(e_all.numpy(), n_clusters, cfg.kmeans_n_init, seed)
     clusterer = _Clusterer(km.cluster_centers_, cfg)
     labels_last = torch.from_numpy(km.labels_.astype(np.int64))
-    opt = torch.optim.Adam([*model.parameters(), *clusterer.parameters()], lr=cfg.lr)
-    model.train()
+    opt = _optimizer([*model.parameters(), *clusterer.parameters()], cfg)
+    thresholds = _Thresholds(cfg.reliable_start, cfg.reliable_step)
     history: list[dict[str, float]] = []
     losses: list[float] = []
     p_all = torch.empty(0)
-    order = torch.from_numpy(rng.permutation(x.shape[0]))
-    pos, it = 0, 0
+    reliable = np.arange(x.shape[0])
+    order, pos, it = reliable, len(reliable), 0
+    stopped: StoppedBecause = "iteration limit"
+    model.train()
     while it < cfg.max_iterations:
         if it % cfg.update_interval == 0:
-            if cfg.method == "edcwrn":
-                with torch.no_grad():
-                    e_all, _ = _all_q(model, clusterer, x, cfg.batch_size)
-                    clusterer.w.copy_(dispersion_weights(e_all, clusterer.centres, labels_last, cfg.beta))
-            _, q_all = _all_q(model, clusterer, x, cfg.batch_size)
-            p_all = target_distribution(q_all)
+            with torch.no_grad():
+                if it > 0:
+                    nbrs = neighbours_of(e_all)
+                    e_all = _embed_all(model, x, nbrs, batch)
+                if cfg.method == "edcwrn":
+                    q_now = clusterer.q(e_all)  # with the weights of the last update
+                    weights = dispersion_weights(
+                        e_all, clusterer.centres, q_now, cfg.feature_beta, cfg.feature_lambda
+                    )
+                    clusterer.w.copy_(weights)
+                q_all = clusterer.q(e_all)
+                p_all = target_distribution(q_all)
             labels = q_all.argmax(dim=1)
             changed = float((labels != labels_last).float().mean())
             labels_last = labels
-            history.append({"iteration": float(it), "label_change": changed, "loss": float("nan")})
+            if cfg.method == "edcwrn":
+                mask = reliable_mask(q_all, p_all, thresholds.b1, thresholds.b2)
+                thresholds.update(int(mask.sum()), first=it == 0)
+                reliable = np.flatnonzero(mask.numpy()) if bool(mask.any()) else np.arange(x.shape[0])
+                order, pos = rng.permutation(reliable), 0
+            history.append({
+                "iteration": float(it), "label_change": changed, "loss": float("nan"),
+                "reliable": float(len(reliable)), "b1": thresholds.b1,
+            })  # fmt: skip
             if on_update is not None:
                 on_update(history[-1])
             if it > 0 and changed < cfg.tol:
+                stopped = "labels settled"
                 break
-        if pos >= x.shape[0]:
-            order, pos = torch.from_numpy(rng.permutation(x.shape[0])), 0
-        idx = order[pos : pos + cfg.batch_size]
-        pos += cfg.batch_size
-        xb = x[idx]
-        z = model.encode(xb)  # type: ignore[operator]
-        recon = nn.functional.mse_loss(model.decode(z), xb)  # type: ignore[operator]
-        loss = recon + cfg.lam * clusterer.loss(clusterer.q(z), p_all[idx])
+        if pos >= len(order):
+            order, pos = rng.permutation(reliable), 0
+        idx = torch.from_numpy(order[pos : pos + batch])
+        pos += batch
+        xin, xb = cfg.augment(x[idx], gen) if cfg.augment.active else (x[idx], x[idx])
+        xn = None
+        if nbrs is not None:
+            neighbour_images = x[torch.from_numpy(nbrs[idx.numpy()]).reshape(-1)]
+            if cfg.augment.active:
+                neighbour_images, _ = cfg.augment(neighbour_images, gen)
+            xn = neighbour_images.reshape(len(idx), nbrs.shape[1], *x.shape[1:])
+        e = _embed(model, xin, xn)
+        recon = nn.functional.mse_loss(model.decode(e), xb)  # type: ignore[operator]
+        loss = recon + cfg.cluster_weight * clusterer.loss(clusterer.q(e), p_all[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -192,5 +320,12 @@ def finetune(
         window = losses[-(it % cfg.update_interval + 1) :]
         history[-1]["loss"] = sum(window) / len(window)  # mean loss since the last target update
         it += 1
-    _, q_all = _all_q(model, clusterer, x, cfg.batch_size)
-    return FinetuneResult(labels=q_all.argmax(dim=1).numpy(), iterations=it, history=history, losses=losses)
+    with torch.no_grad():
+        xe = x if x_eval is None else x_eval
+        e_eval = _embed_all(model, xe, None, batch)
+        if edcwrn:
+            e_eval = _embed_all(model, xe, neighbours_of(e_eval), batch)
+        labels_eval = clusterer.q(e_eval).argmax(dim=1).numpy()
+    return FinetuneResult(
+        labels=labels_eval, iterations=it, stopped_because=stopped, history=history, losses=losses
+    )

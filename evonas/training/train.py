@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.datasets import load_dataset, search_splits
 from evonas.datasets.loaders import Layout
@@ -45,8 +45,8 @@ Protocol = Literal["heldout", "transductive"]
 class TrainOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dataset: str
-    data_dir: Path | None = None
+    dataset: str | None = Field(None, description="Default: the dataset the bundle was searched on.")
+    data_dir: Path | None = Field(None, description="Default: the search's, when the dataset is its.")
     epochs: int = Field(10, ge=0, le=100_000)
     batch_size: int = Field(256, ge=2, le=65_536)
     lr: float | None = Field(None, gt=0, le=1, description="Default: the bundle's recipe, else 1e-3.")
@@ -58,11 +58,29 @@ class TrainOptions(BaseModel):
     protocol: Protocol = "heldout"
     clusters: int | None = Field(None, ge=2, le=100_000)
     finetune: Literal["idec", "edcwrn"] | None = None
-    finetune_iterations: int = Field(20_000, ge=1, le=10**7)
+    finetune_options: dict[str, Any] = Field(
+        default_factory=dict, description="FinetuneConfig fields the user set; the rest: the method's"
+    )
     classifier: Literal["probe", "finetune"] | None = None
     classifier_epochs: int = Field(10, ge=1, le=100_000)
     kmeans_n_init: int = Field(10, ge=1, le=1000)
     pictures: bool = True
+
+    @model_validator(mode="after")
+    def _finetune_options_checked(self) -> TrainOptions:
+        if self.finetune_options and not self.finetune:
+            raise ValueError(f"fine-tuning options ({', '.join(self.finetune_options)}) need --finetune")
+        if self.finetune:
+            self.finetune_config(Augmentation())  # every option checked now, before any training
+        return self
+
+    def finetune_config(self, recipe_augment: Augmentation) -> FinetuneConfig:
+        """The fine-tuning constants: the method's defaults, the user's options over them."""
+        assert self.finetune is not None
+        given = dict(self.finetune_options)
+        if isinstance(given.get("augment"), str):
+            given["augment"] = Augmentation(*AFFINE[given["augment"]])
+        return FinetuneConfig.for_method(self.finetune, recipe_augment, **given)
 
 
 def _encode(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -118,25 +136,28 @@ def train_bundle(
     code, in dataset order) and the pictures, so the two protocols never overwrite each other."""
     bundle = read_bundle(directory)
     searched = bundle.meta.get("dataset", {})
-    layout: Layout = searched.get("layout", "auto") if searched.get("name") == opts.dataset else "auto"
-    data = load_dataset(opts.dataset, opts.data_dir, layout)  # as the search read it
+    name = opts.dataset or searched.get("name")
+    if not name:
+        raise DatasetError(f"The bundle {directory} does not record its dataset: pass --dataset.")
+    same = searched.get("name") == name
+    layout: Layout = searched.get("layout", "auto") if same else "auto"
+    data_dir = opts.data_dir or (Path(searched["data_dir"]) if same and searched.get("data_dir") else None)
+    data = load_dataset(name, data_dir, layout)  # as the search read it
     if data.input_shape != bundle.input_shape:
         raise DatasetError(
-            f"Dataset {opts.dataset!r} has images of shape {data.input_shape}, but the bundle's model "
+            f"Dataset {name!r} has images of shape {data.input_shape}, but the bundle's model "
             f"takes {bundle.input_shape}."
         )
     labelled = data.y is not None
     k = opts.clusters or data.n_classes
     if k is None:
         raise DatasetError(
-            f"Dataset {opts.dataset!r} has no labels: pass --clusters K, the number of groups to find "
+            f"Dataset {name!r} has no labels: pass --clusters K, the number of groups to find "
             "(ACC, NMI and ARI need labels; the label-free silhouette is reported instead)."
         )
     if k < 2:
-        raise DatasetError(
-            f"Dataset {opts.dataset!r} has labels of a single class: there is nothing to cluster."
-        )
-    ds = searched if searched.get("name") == opts.dataset else {}
+        raise DatasetError(f"Dataset {name!r} has labels of a single class: there is nothing to cluster.")
+    ds = searched if same else {}
     splits = search_splits(
         data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
     )
@@ -147,7 +168,7 @@ def train_bundle(
     score_rows = splits.index[2] if opts.protocol == "heldout" else every
     if len(score_rows) < k:
         raise DatasetError(
-            f"Dataset {opts.dataset!r} has {len(score_rows)} test images, fewer than its {k} classes: "
+            f"Dataset {name!r} has {len(score_rows)} test images, fewer than its {k} classes: "
             "k-means cannot find that many clusters in them (give it more images)."
         )
     out = directory / opts.protocol
@@ -172,7 +193,7 @@ def train_bundle(
     if prefers_channels_last(bundle.input_shape):
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         x_fit = x_fit.contiguous(memory_format=torch.channels_last)
-    say(f"training {bundle.genome.compact()} on {len(x_fit)} {opts.dataset} images for {opts.epochs} "
+    say(f"training {bundle.genome.compact()} on {len(x_fit)} {name} images for {opts.epochs} "
         f"epochs (lr {lr:g}, augmentation {augment}); {opts.protocol} protocol, {opts.head} head, "
         f"scored on {len(score_rows)} images")  # fmt: skip
     start = time.perf_counter()
@@ -212,7 +233,7 @@ def train_bundle(
         "protocol": opts.protocol,
         "clusters": k,
         "genome": bundle.genome.compact(),
-        "dataset": opts.dataset,
+        "dataset": name,
         "epochs": opts.epochs,
         "lr": lr,
         "augmentation": str(augment),
@@ -224,24 +245,11 @@ def train_bundle(
     }
     say(f"{opts.head} on the codes: {_scores_text(metrics)}")
     if opts.finetune:
-        cfg = FinetuneConfig(
-            method=opts.finetune, max_iterations=opts.finetune_iterations, batch_size=opts.batch_size
+        y_scored = np.asarray(data.y)[score_rows] if labelled else None
+        metrics["finetune"], (z, partition) = _finetune(
+            model, x_fit, x_all, k, opts, augment, metrics, score, (score_rows, y_scored), say
         )
-        t0 = time.perf_counter()
-        result = finetune(model, x_fit, k, cfg, seed=opts.seed,
-                          on_update=lambda h: say(f"{opts.finetune} iteration {int(h['iteration'])}: "
-                                                  f"labels changed {h['label_change']:.4f}"))  # fmt: skip
-        after, z, partition = score()  # the same head and protocol as before
-        keys = ("acc", "nmi", "ari", "silhouette")
-        metrics["finetune"] = {
-            "method": opts.finetune,
-            "iterations": result.iterations,
-            "seconds": round(time.perf_counter() - t0, 1),
-            "before": {key: metrics.get(key) for key in keys},
-            "after": {key: after.get(key) for key in keys},
-        }
-        metrics.update({key: after[key] for key in after if key != "head_seconds"})
-        say(f"after {opts.finetune}: {_scores_text(after)}")
+        metrics.update(metrics["finetune"]["after"])
     found = partition.labels
     (out / "trained.safetensors").write_bytes(state_dict_bytes(model))
     save_head(out / HEAD_FILE, head_arrays(partition, z), opts.head, k)
@@ -327,6 +335,57 @@ def cluster_images(
     except OSError as exc:
         raise NASError(f"Cannot write into {out}: {exc.strerror or exc}.") from None
     return {"images": len(labels), "head": head, "sizes": np.bincount(labels).tolist(), "out": str(out)}
+
+
+def _finetune(
+    model: torch.nn.Module,
+    x_fit: torch.Tensor,
+    x_all: torch.Tensor,
+    k: int,
+    opts: TrainOptions,
+    augment: Augmentation,
+    before: dict[str, Any],
+    score: Callable[[], tuple[dict[str, Any], np.ndarray, Partition]],
+    scored: tuple[np.ndarray, np.ndarray | None],
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], tuple[np.ndarray, Partition]]:
+    """Fine-tune for clustering, then score with the same head and protocol as before; the
+    method's own assignment (argmax Q) is scored too, on the same rows."""
+    assert opts.finetune is not None
+    cfg = opts.finetune_config(augment)
+    t0 = time.perf_counter()
+    result = finetune(
+        model, x_fit, k, cfg, seed=opts.seed, x_eval=x_all,
+        on_update=lambda h: say(f"{opts.finetune} iteration {int(h['iteration'])}: labels changed "
+                                f"{h['label_change']:.4f}, {int(h['reliable'])} samples train"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    after, z, partition = score()
+    keys = ("acc", "nmi", "ari", "silhouette")
+    rows, y_scored = scored
+    own = (
+        {key: value for key, value in clustering_report(y_scored, result.labels[rows]).items() if key in keys}
+        if y_scored is not None else None
+    )  # fmt: skip
+    objective = "acc" if after.get("acc") is not None else "silhouette"
+    worse = after[objective] < before[objective]
+    summary = {
+        "method": opts.finetune,
+        "iterations": result.iterations,
+        "seconds": round(seconds, 1),
+        "stopped_because": result.stopped_because,
+        "before": {key: before.get(key) for key in keys},
+        "after": {key: after.get(key) for key in keys},
+        "own_assignment": own,
+        "worse": worse,
+        "settings": {**cfg.model_dump(exclude={"augment"}), "augment": str(cfg.augment)},
+    }
+    say(f"after {opts.finetune} ({result.iterations} iterations, {result.stopped_because}, "
+        f"{seconds:.0f} s): {_scores_text(after)}")  # fmt: skip
+    if worse:
+        say(f"warning: {opts.finetune} left the clustering worse than before it: {objective} "
+            f"{before[objective]:.4f} -> {after[objective]:.4f}")  # fmt: skip
+    return summary, (z, partition)
 
 
 def _augmentation(recipe: Recipe | None, opts: TrainOptions) -> Augmentation:

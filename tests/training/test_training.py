@@ -10,19 +10,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
 
-from evonas.export import write_bundle
-from evonas.genomes import Genome, build_autoencoder
-from evonas.learn import train_reconstruction
 from evonas.training.evaluation import clustering_report, map_clusters
-from evonas.training.finetune import (
-    FinetuneConfig,
-    dispersion_weights,
-    finetune,
-    neighbour_augment,
-    target_distribution,
-)
+from evonas.training.finetune import target_distribution
+
+from .test_finetune import digits_bundle
 
 
 def test_report_of_a_relabelled_perfect_clustering():
@@ -53,52 +45,9 @@ def test_target_distribution_sharpens_and_normalises():
     assert p[0, 0] > q[0, 0] and p[2, 1] > q[2, 1]
 
 
-def test_dispersion_weights_favour_tight_features_and_sum_to_one():
-    z = torch.tensor([[0.0, 0.0], [0.1, 2.0], [-0.1, -2.0]])
-    w = dispersion_weights(z, torch.zeros(1, 2), torch.zeros(3, dtype=torch.long), beta=2.0)
-    assert torch.allclose(w.sum(dim=1), torch.ones(1))
-    assert w[0, 0] > w[0, 1]
-
-
-def test_neighbour_augmentation_adds_the_max_of_the_nearest():
-    z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [10.0, 10.0]])
-    out = neighbour_augment(z, 1)
-    assert out.tolist() == [[1.0, 0.0], [1.0, 0.0], [11.0, 10.0]]
-
-
-@pytest.fixture(scope="module")
-def trained(digits_data):
-    torch.manual_seed(0)
-    model = build_autoencoder(Genome.from_compact("c16k3-pmax-d10"), (1, 8, 8))
-    x = torch.from_numpy(digits_data.x_train.copy())
-    train_reconstruction(model, x, epochs=15, batch_size=32, lr=1e-2, rng=np.random.default_rng(0))
-    return model, x
-
-
-@pytest.mark.parametrize("method", ["idec", "edcwrn"])
-def test_finetuning_losses_are_finite_and_decrease(trained, method):
-    import copy
-
-    model = copy.deepcopy(trained[0])
-    x = trained[1]
-    # one target for the whole run, so the objective is fixed and must go down
-    cfg = FinetuneConfig(method=method, batch_size=64, update_interval=1000, max_iterations=300, tol=0.0)
-    result = finetune(model, x, 10, cfg, seed=0)
-    losses = result.losses
-    assert result.iterations == 300 and len(losses) == 300
-    assert all(np.isfinite(losses))
-    assert np.mean(losses[-30:]) < 0.9 * np.mean(losses[:30])
-    assert result.labels.shape == (len(x),) and set(result.labels) <= set(range(10))
-
-
 @pytest.mark.slow
 def test_nas_train_json_keys(tmp_path):
-    genome = Genome.from_compact("c16k3-pmax-d10")
-    torch.manual_seed(0)
-    model = build_autoencoder(genome, (1, 8, 8))
-    weights = tmp_path / "w.safetensors"
-    save_file(model.state_dict(), str(weights))
-    bundle = write_bundle(tmp_path / "b", genome, (1, 8, 8), weights, {"dataset": {"name": "digits"}})
+    bundle = digits_bundle(tmp_path)
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     out = subprocess.run(
         [sys.executable, "-m", "evonas.nas.cli", "train", str(bundle.directory), "--dataset", "digits",
@@ -113,7 +62,14 @@ def test_nas_train_json_keys(tmp_path):
     assert set(metrics["finetune"]) >= {"before", "after", "method"}
     assert 0 <= metrics["classifier"]["accuracy"] <= 1
     assert metrics["head"] == "kmeans" and metrics["protocol"] == "heldout"
-    assert set(metrics["finetune"]) >= {"before", "after", "method", "iterations", "seconds"}
+    assert set(metrics["finetune"]) >= {
+        "before",
+        "after",
+        "method",
+        "iterations",
+        "seconds",
+        "stopped_because",
+    }
     names = {p.name for p in (bundle.directory / "heldout").iterdir()}
     expected = {"trained.safetensors", "metrics.json", "clusters.csv", "codes.npy", "reconstructions.png"}
     assert expected | {"loss.png", "tsne.png"} <= names
