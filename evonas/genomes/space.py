@@ -58,14 +58,17 @@ class SearchSpace(BaseModel):
 
     @classmethod
     def preset_for(cls, input_shape: tuple[int, int, int]) -> SearchSpace:
-        """Sensible ranges for an input shape: small images get small, shallow networks."""
+        """Sensible ranges for an input shape: small images get small, shallow networks; larger
+        ones at most 4 convs of 8-64 channels and 400k parameters, so that one candidate's 1000
+        steps take about a minute on a CPU core rather than 10-15 (a 1.6M-parameter genome took
+        819 s) and a search of an hour sees many generations."""
         side = min(input_shape[1], input_shape[2])
         if side <= 16:  # e.g. 8x8 digits; small CAEs on a few hundred images want a faster rate
             return cls(
                 max_channels=32, max_convs=3, max_latent=32, max_params=200_000,
                 learning_rates=SMALL_LEARNING_RATES,
             )  # fmt: skip
-        return cls()
+        return cls(max_channels=64, max_convs=4, max_latent=64, max_params=400_000)
 
     @property
     def channel_choices(self) -> tuple[int, ...]:

@@ -248,6 +248,85 @@ def _add_export(sub: Any, common: argparse.ArgumentParser) -> None:
     export.set_defaults(func=cmd_export)
 
 
+# nas train's fine-tuning options: (flag, type, metavar, help). None = the method's default.
+FINETUNE_OPTIONS: tuple[tuple[str, Any, str, str], ...] = (
+    ("--finetune-iterations", int, "N", "at most N iterations (default: 8000, the EDCWRN notebook's)"),
+    ("--update-interval", int, "T", "iterations between target-distribution updates (default: 140)"),
+    (
+        "--stop-tol",
+        float,
+        "SHARE",
+        "stop when fewer than SHARE of the labels change between two updates (default: 0.001)",
+    ),
+    (
+        "--cluster-weight",
+        float,
+        "W",
+        "weight of the clustering loss beside the reconstruction's (default: 0.1)",
+    ),
+    (
+        "--finetune-optimizer",
+        str,
+        "{adam,sgd}",
+        "default: adam (the EDCWRN authors' SGD with lr 1 "
+        "suits their dense autoencoder, not a CAE: see README)",
+    ),
+    ("--finetune-lr", float, "LR", "default: 1e-4"),
+    (
+        "--finetune-augment",
+        str,
+        "{none,weak,medium,strong}",
+        "random affine augmentation of the "
+        "samples and their neighbours (default: medium for edcwrn, as its authors; the bundle's recipe "
+        "for idec, as DEC-DA)",
+    ),
+    (
+        "--finetune-kmeans-init",
+        int,
+        "N",
+        "k-means restarts for the initial centres (default: 150 for edcwrn, as its authors; 20 for idec)",
+    ),
+    ("--kernel-a", float, "A", "EDCWRN kernel (1 + A d^B)^-1 (default: 1.93)"),
+    ("--kernel-b", float, "B", "default: 0.79"),
+    ("--neighbours", int, "K", "EDCWRN nearest neighbours added to each embedding (default: 2; 0: none)"),
+    ("--feature-beta", float, "BETA", "EDCWRN feature-weight exponent, > 1 (default: 2)"),
+    (
+        "--feature-lambda",
+        float,
+        "L",
+        "EDCWRN share of each feature's variance added to its dispersion (default: 0.1)",
+    ),
+    (
+        "--reliable-start",
+        float,
+        "B1",
+        "EDCWRN: a sample trains when its top probability is >= B1 and "
+        "its top-two gap >= B1/2, in Q and P (default: -0.9, the authors': every sample)",
+    ),
+    (
+        "--reliable-step",
+        float,
+        "S",
+        "EDCWRN: lower both thresholds by S whenever fewer samples are reliable (default: 0.09)",
+    ),
+)
+
+
+def _add_finetune_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fine-tuning (with --finetune; defaults are the methods' own)")
+    for flag, kind, metavar, text in FINETUNE_OPTIONS:
+        choices = metavar.strip("{}").split(",") if metavar.startswith("{") else None
+        group.add_argument(flag, type=kind, metavar=None if choices else metavar, choices=choices, help=text)
+
+
+def _finetune_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The fine-tuning options the user gave, keyed as FinetuneConfig's fields."""
+    from evonas.training.finetune import FLAGS
+
+    given = {field: getattr(args, flag.lstrip("-").replace("-", "_")) for field, flag in FLAGS.items()}
+    return {field: value for field, value in given.items() if value is not None}
+
+
 def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     train = sub.add_parser(
         "train", parents=[common, _parent(_json)],
@@ -258,10 +337,17 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
         "pictures into DIR/PROTOCOL/.",
     )  # fmt: skip
     train.add_argument("dir", type=Path, metavar="DIR", help="a bundle written by nas export")
-    train.add_argument("--dataset", required=True, help="dataset name (e.g. digits)")
-    train.add_argument("--data-dir", type=Path, metavar="PATH", help="folder with the dataset's files")
     train.add_argument(
-        "--epochs", type=int, required=True, metavar="N", help="reconstruction training epochs"
+        "--dataset", help="dataset name or .npz file (default: the one the bundle was searched on)"
+    )
+    train.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="PATH",
+        help="folder with its files (default: the search's)",
+    )
+    train.add_argument(
+        "--epochs", type=int, default=10, metavar="N", help="reconstruction training epochs (default: 10)"
     )
     train.add_argument("--batch-size", type=int, default=256, metavar="N")
     train.add_argument(
@@ -296,9 +382,7 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
         "--from-scratch", action="store_true", help="start from fresh weights, not the exported ones"
     )
     train.add_argument("--finetune", choices=["idec", "edcwrn"], help="clustering fine-tuning after training")
-    train.add_argument(
-        "--finetune-iterations", type=int, default=20_000, metavar="N", help="at most N iterations"
-    )
+    _add_finetune_options(train)
     train.add_argument("--classifier", choices=["probe", "finetune"], help="a softmax head on the labels")
     train.add_argument("--classifier-epochs", type=int, default=10, metavar="N")
     train.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
@@ -528,10 +612,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     m = bundle.meta["metrics"]
     print(f"exported {bundle.genome.compact()} (rank {m['rank']}, {scores_line(Metrics.from_mapping(m))}) "
           f"to {bundle.directory}")  # fmt: skip
-    print(
-        f"train it with: nas train {bundle.directory} --dataset {bundle.meta['dataset'].get('name')} "
-        "--epochs 20"
-    )
+    print(f"train it with: nas train {bundle.directory}")
     return 0
 
 
@@ -547,7 +628,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, augment=args.augment, noise=args.noise, head=args.head, protocol=args.protocol,
             clusters=args.clusters, seed=args.seed, from_scratch=args.from_scratch, finetune=args.finetune,
-            finetune_iterations=args.finetune_iterations, classifier=args.classifier,
+            finetune_options=_finetune_args(args), classifier=args.classifier,
             classifier_epochs=args.classifier_epochs, pictures=not args.no_pictures,
         )  # fmt: skip
     except ValidationError as exc:

@@ -8,6 +8,7 @@ generation is stored in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -54,6 +55,10 @@ class Evaluator(Protocol):
     ) -> list[EvalResult]:
         """Results in job order; ``on_result(i, result)`` as each finishes, ``on_tick()`` now and
         then while none does."""
+        ...
+
+    def in_flight(self) -> list[tuple[int, int]]:
+        """(epochs done, epochs) of the evaluations running now, as far as they have reported."""
         ...
 
 
@@ -368,8 +373,12 @@ class Search:
         return self.tracker.snapshot(self.best.score if self.best else None)
 
     def _show(self, final: bool = False) -> None:
+        if self.progress is None:
+            return
         snapshot = self.snapshot()
-        if self.progress is not None and snapshot is not None:
+        if snapshot is not None:
+            if not final:
+                snapshot = dataclasses.replace(snapshot, epochs=tuple(self.evaluator.in_flight()))
             self.progress.update(snapshot, final=final)
 
 

@@ -13,17 +13,21 @@ class LineProgress:
     finishes, the line is repeated once a minute, so a long evaluation never looks like a hang."""
 
     QUIET_SECONDS = 60.0
+    EPOCH_SECONDS = 15.0  # at most this often for epochs of running evaluations alone
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self._last: tuple[int, int, float] | None = None  # (generation, done, elapsed) last written
+        # (generation, done, epochs in flight, elapsed) last written
+        self._last: tuple[int, int, tuple[tuple[int, int], ...], float] | None = None
 
     def update(self, progress: RunProgress, *, final: bool = False) -> None:
         key = (progress.generation or 0, progress.done)
         last = self._last
-        if not final and last and last[:2] == key and progress.elapsed - last[2] < self.QUIET_SECONDS:
-            return  # a tick with nothing new
-        self._last = (*key, progress.elapsed)
+        if not final and last and last[:2] == key:
+            quiet = self.QUIET_SECONDS if last[2] == progress.epochs else self.EPOCH_SECONDS
+            if progress.elapsed - last[3] < quiet:
+                return  # a tick with nothing new, or only epochs and too soon
+        self._last = (*key, progress.epochs, progress.elapsed)
         prefix = "stored: " if final else ""
         self.stream.write(prefix + progress.render() + "\n")
         self.stream.flush()

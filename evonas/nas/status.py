@@ -52,6 +52,7 @@ class RunProgress:
     best_acc: float | None
     elapsed: float  # seconds since this driver started the run (or resumed it)
     eta: float | None  # estimated seconds left for the whole run
+    epochs: tuple[tuple[int, int], ...] = ()  # (done, total) of the evaluations in flight
 
     def render(self) -> str:
         parts = [
@@ -60,7 +61,8 @@ class RunProgress:
             if self.generation is None
             else f"generation {self.generation}/{self.last}",
             f"{self.done}/{self.total} done",
-            f"{self.running} running",
+            f"{self.running} running"
+            + (f" (epochs {', '.join(f'{d}/{t}' for d, t in self.epochs)})" if self.epochs else ""),
             f"{self.failed} failed",
         ]
         if self.pruned:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import cast
 
 import ray
 
@@ -49,8 +50,11 @@ def evaluate_task(
     keep_weights: bool = False,
     timeout: float | None = None,
     rung: Rung | None = None,
+    board: ray.actor.ActorHandle | None = None,
+    key: str = "",
 ) -> EvalResult:
-    """The Ray task body: evaluate one genome on the resources Ray assigned to this task."""
+    """The Ray task body: evaluate one genome on the resources Ray assigned to this task; with a
+    ``board``, each finished epoch is posted there under ``key`` (fire and forget)."""
     ctx = ray.get_runtime_context()
     cpus = ctx.get_assigned_resources().get("CPU", 1.0)
     device = _device_for_task()
@@ -65,6 +69,7 @@ def evaluate_task(
             keep_weights=keep_weights,
             timeout=timeout,
             rung=rung,
+            on_epoch=None if board is None else lambda done, total: board.post.remote(key, done, total),
         )
     finally:
         if device == "cuda":
@@ -79,6 +84,24 @@ def evaluate_task(
 EVAL_RETRIES = 2
 TICK_SECONDS = 5.0  # how often a long wait for results calls back, so progress never stalls
 _remote_evaluate = ray.remote(max_retries=EVAL_RETRIES)(evaluate_task)
+
+
+@ray.remote(num_cpus=0)
+class ProgressBoard:
+    """Epochs done by the evaluations in flight, posted by their tasks, read by the driver."""
+
+    def __init__(self) -> None:
+        self.epochs: dict[str, tuple[int, int]] = {}
+
+    def post(self, key: str, done: int, total: int) -> None:
+        self.epochs[key] = (done, total)
+
+    def drop(self, keys: list[str]) -> None:
+        for key in keys:
+            self.epochs.pop(key, None)
+
+    def read(self) -> dict[str, tuple[int, int]]:
+        return dict(self.epochs)
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -154,16 +177,31 @@ class RayEvaluator:
         self.timeout = timeout
         self._owns_ray = False
         self._data_ref: ray.ObjectRef | None = None
+        self._board: ray.actor.ActorHandle | None = None
+        self._calls = 0
 
     def __enter__(self) -> RayEvaluator:
         self._owns_ray = start_ray(self.address, self.num_cpus)
         self._data_ref = ray.put(self.data)
+        self._board = ProgressBoard.remote()  # type: ignore[attr-defined]
         return self
+
+    def in_flight(self) -> list[tuple[int, int]]:
+        """(epochs done, epochs) of each evaluation that has finished an epoch and not yet
+        returned; empty when the board cannot answer within a second (progress is best effort)."""
+        if self._board is None:
+            return []
+        try:
+            posted = cast(dict[str, tuple[int, int]], ray.get(self._board.read.remote(), timeout=1.0))
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError):
+            return []
+        return [posted[key] for key in sorted(posted)]
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._data_ref = None
+        self._board = None
         if self._owns_ray:
             ray.shutdown()
 
@@ -192,6 +230,8 @@ class RayEvaluator:
             raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
         task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
         index: dict[ray.ObjectRef, int] = {}
+        self._calls += 1
+        keys = [f"{self._calls}:{i:06d}" for i in range(len(jobs))]
         for i in submission_order(jobs, self.data.input_shape):
             job = jobs[i]
             ref = task.remote(
@@ -202,6 +242,8 @@ class RayEvaluator:
                 self.keep_weights,
                 self.timeout,
                 job.rung,
+                self._board,
+                keys[i],
             )  # type: ignore[call-arg]
             index[ref] = i
         results: list[EvalResult | None] = [None] * len(jobs)
@@ -222,6 +264,8 @@ class RayEvaluator:
                         seed=jobs[i].seed,
                     )
                 results[i] = result
+                if self._board is not None:
+                    self._board.drop.remote([keys[i]])
                 if on_result is not None:
                     on_result(i, result)
         return [r for r in results if r is not None]

@@ -65,6 +65,9 @@ class FakeEvaluator:
         self.delay = delay  # seconds each evaluation takes (for time-budget tests)
         self.calls: list[EvalJob] = []  # every job evaluated, in order
 
+    def in_flight(self) -> list[tuple[int, int]]:
+        return []  # evaluations here are instantaneous
+
     @property
     def slots(self) -> int:
         return self._slots

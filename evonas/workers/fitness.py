@@ -10,6 +10,7 @@ here raises for a bad genome, so one candidate never kills a generation.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +170,7 @@ def evaluate_genome(
     keep_weights: bool = False,
     timeout: float | None = None,
     rung: Rung | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """Train and score one genome. Deterministic for a given seed and thread count on the CPU.
 
@@ -176,6 +178,7 @@ def evaluate_genome(
     An evaluation still training after ``timeout`` seconds stops and fails as an infrastructure
     failure (never reused as the genome's fitness). With a ``rung``, the objective is also
     measured at its checkpoint (``rung_acc``) and the evaluation is pruned there when below.
+    ``on_epoch(done, total)`` is called after each training epoch (progress for the driver).
     """
     start = time.perf_counter()
     started_at = time.time()
@@ -183,7 +186,7 @@ def evaluate_genome(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rung)
+        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rung, on_epoch)
         status = EvalStatus.OK
         error = None
     except _Pruned as exc:
@@ -220,6 +223,7 @@ def _evaluate(
     keep_weights: bool,
     deadline: float | None = None,
     rung: Rung | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     if isinstance(genome, str):
         genome = Genome.from_json(genome)
@@ -237,6 +241,8 @@ def _evaluate(
     checkpoint: dict[str, Any] = {}
 
     def at_epoch(epoch: int, _loss: float) -> None:
+        if on_epoch is not None:
+            on_epoch(epoch, budget.epochs)
         if rung is None or epoch != rung.epoch or epoch >= budget.epochs:
             return
         recon, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)

@@ -28,3 +28,11 @@ def test_steps_become_whole_epochs_over_the_training_images():
     assert resolve_steps(config, 3000).budget.epochs == 22  # 47 steps an epoch: at least 1000 steps
     assert resolve_steps(config, 200_000).budget.epochs == 1
     assert resolve_steps(build_config(None, {}), 8000).budget.epochs == 10  # no steps: epochs stand
+
+
+def test_large_images_search_a_space_a_cpu_can_afford():
+    from evonas.genomes import SearchSpace
+
+    space = SearchSpace.preset_for((1, 28, 28))
+    assert (space.max_channels, space.max_convs, space.max_latent, space.max_params) == (64, 4, 64, 400_000)
+    assert SearchSpace.preset_for((1, 8, 8)).max_channels == 32

@@ -40,6 +40,8 @@ def test_a_progress_line_has_every_figure():
         "elapsed 1m15s | left ~1h02m"
     )
     assert "3 pruned" in RunProgress(**{**SNAPSHOT.__dict__, "pruned": 3}).render()
+    with_epochs = RunProgress(**{**SNAPSHOT.__dict__, "epochs": ((3, 8), (7, 8))}).render()
+    assert "running (epochs 3/8, 7/8)" in with_epochs
 
 
 def test_plain_progress_for_a_pipe_has_no_control_characters():
@@ -51,6 +53,18 @@ def test_plain_progress_for_a_pipe_has_no_control_characters():
     text = out.getvalue()
     assert text.count("\n") == 2 and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", text)
     assert text.splitlines()[1].startswith("stored: ")
+
+
+def test_plain_progress_shows_epochs_in_flight_without_flooding_a_log():
+    out = io.StringIO()
+    display = LineProgress(out)
+    display.update(SNAPSHOT)
+    moved = {**SNAPSHOT.__dict__, "epochs": ((2, 8),)}
+    display.update(RunProgress(**{**moved, "elapsed": SNAPSHOT.elapsed + 5}))  # too soon: skipped
+    display.update(RunProgress(**{**moved, "elapsed": SNAPSHOT.elapsed + 16}))  # epochs moved: shown
+    display.update(RunProgress(**{**moved, "elapsed": SNAPSHOT.elapsed + 40}))  # nothing new: skipped
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "(epochs 2/8)" in lines[1]
 
 
 def test_a_terminal_gets_one_line_redrawn_in_place():

@@ -1,6 +1,9 @@
-"""The order in which a batch of evaluations is handed to Ray."""
+"""The order in which a batch of evaluations is handed to Ray, and their progress on the way."""
+
+import pytest
 
 from evonas.genomes import Genome
+from evonas.workers import Budget, RayEvaluator
 from evonas.workers.dispatch import EvalJob, submission_order
 
 
@@ -14,3 +17,26 @@ def test_the_most_expensive_evaluations_are_submitted_first():
     ]
     jobs = [EvalJob(Genome.from_compact(g), seed=i) for i, g in enumerate(genomes)]
     assert submission_order(jobs, (1, 8, 8)) == [1, 3, 0, 4, 2]
+
+
+@pytest.mark.slow
+def test_epochs_of_running_evaluations_reach_the_driver(digits_data, ray_cluster):
+    """Progress inside an evaluation: each finished epoch is posted to the board the driver reads,
+    and an evaluation that has returned leaves it."""
+    import threading
+    import time
+
+    budget = Budget(epochs=60, batch_size=32, lr=1e-2, kmeans_n_init=1)
+    jobs = [EvalJob(Genome.from_compact("c16k3-c16k3-d10"), seed=s) for s in (1, 2)]
+    seen: list[list[tuple[int, int]]] = []
+    with RayEvaluator(digits_data, budget) as evaluator:
+        worker = threading.Thread(target=evaluator.evaluate, args=(jobs,))
+        worker.start()
+        while worker.is_alive():
+            seen.append(evaluator.in_flight())
+            time.sleep(0.05)
+        worker.join()
+        assert evaluator.in_flight() == []
+    posted = [entry for snapshot in seen for entry in snapshot]
+    assert posted and all(total == 60 and 1 <= done <= 60 for done, total in posted)
+    assert any(done < 60 for done, _ in posted)  # seen while still training

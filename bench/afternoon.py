@@ -1,0 +1,104 @@
+"""Benchmark: what a user gets in an afternoon (issue 17's target).
+
+One time-budgeted `nas run` on a dataset with the preset's defaults, then `nas export` of its
+best and `nas train` of that bundle in both protocols (heldout: train without the test split,
+score on it; transductive: train and score on every image), each scored by the default head.
+The database lives in ``--work`` so an interrupted benchmark carries on with `nas resume`
+(the time budget then counts again from the resume). Results are merged by ``--label`` into
+bench/results/afternoon.json.
+
+    .venv/bin/python bench/afternoon.py --label fashion-60m --time-budget 60m --epochs 10 -- \
+        --dataset fashion-mnist --data-dir ../shared/datasets/fashion-mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _proc import machine
+
+RESULTS = Path(__file__).parent / "results"
+ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def nas(*args: str, capture: bool = True) -> str:
+    cmd = [sys.executable, "-m", "evonas.nas.cli", *args]
+    proc = subprocess.run(cmd, env=ENV, capture_output=capture, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.stdout if capture else ""
+
+
+def dataset_flags(flags: list[str]) -> list[str]:
+    """The --dataset/--data-dir/--layout pairs of the nas run flags, for nas train."""
+    out = []
+    for i, flag in enumerate(flags):
+        if flag in ("--dataset", "--data-dir", "--layout") and i + 1 < len(flags):
+            out += [flag, flags[i + 1]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--time-budget", required=True, help="nas run --time-budget")
+    parser.add_argument("--epochs", type=int, default=10, help="nas train --epochs")
+    parser.add_argument("--seed", type=int, default=0, help="nas train --seed")
+    parser.add_argument("--work", type=Path, default=Path("bench-work"), help="database and bundles")
+    parser.add_argument("--protocols", default="heldout,transductive")
+    parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
+    args = parser.parse_args()
+    flags = [f for f in args.flags if f != "--"]
+    work = args.work / args.label
+    work.mkdir(parents=True, exist_ok=True)
+    db = str(work / "search.db")
+    row: dict[str, object] = {"flags": flags, "time_budget": args.time_budget, "epochs": args.epochs}
+
+    start = time.perf_counter()
+    if not (work / "search.db").exists():
+        nas("run", "--quiet", "--name", "afternoon", "--db", db, "--time-budget", args.time_budget, *flags)
+    elif json.loads(nas("show", "afternoon", "--db", db, "--json"))["status"] != "finished":
+        nas("resume", "afternoon", "--quiet", "--db", db, "--time-budget", args.time_budget)
+    row["search_wall_s"] = round(time.perf_counter() - start, 1)
+    show = json.loads(nas("show", "afternoon", "--db", db, "--json"))
+    inds = [i for g in show["generations"] for i in g["evaluated"]]
+    row["search"] = {
+        "generations": len(show["generations"]),
+        "individuals": len(inds),
+        "trained": sum(i["status"] in ("ok", "pruned", "failed") for i in inds),
+        "pruned": sum(i["status"] == "pruned" for i in inds),
+        "failed": sum(i["status"] == "failed" for i in inds),
+        "stop_reason": show["stop_reason"],
+        "best": (show.get("best") or {}).get("compact"),
+        "best_metrics": (show.get("best") or {}).get("metrics"),
+    }
+    bundle = work / "best"
+    nas("export", "afternoon", "--db", db, "--out", str(bundle), "--force")
+    trains = {}
+    for protocol in args.protocols.split(","):
+        t0 = time.perf_counter()
+        out = nas(
+            "train", str(bundle), *dataset_flags(flags), "--epochs", str(args.epochs),
+            "--protocol", protocol, "--seed", str(args.seed), "--no-pictures", "--json",
+        )  # fmt: skip
+        trains[protocol] = {"wall_s": round(time.perf_counter() - t0, 1), **json.loads(out)}
+        print(protocol, json.dumps(trains[protocol].get("metrics", trains[protocol]))[:400], flush=True)
+    row["train"] = trains
+    row["total_wall_s"] = round(time.perf_counter() - start, 1)
+    RESULTS.mkdir(exist_ok=True)
+    out_file = RESULTS / "afternoon.json"
+    doc = json.loads(out_file.read_text()) if out_file.exists() else {"runs": {}}
+    doc["runs"][args.label] = {**row, **machine()}
+    out_file.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(row, indent=2)[:3000])
+
+
+if __name__ == "__main__":
+    main()
