@@ -32,6 +32,20 @@ def digits_data() -> FitnessData:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on 127.0.0.1 for the whole session (tests/postgres.py)."""
+    from .postgres import server
+
+    yield from server()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    return postgres.new_database()
+
+
+@pytest.fixture(scope="session")
 def ray_cluster():
     """One local Ray instance (2 CPUs, loopback) shared by every test that needs Ray."""
     import ray

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from evonas import __version__
 from evonas.errors import NASError
-from evonas.storage import DEFAULT_DB_URL
+from evonas.storage import DEFAULT_DB_URL, default_db_url
+from evonas.storage.urls import DB_ENV
 
 if TYPE_CHECKING:
     from evonas.storage import RunInfo
@@ -53,10 +54,12 @@ def _debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
 
 
-def _db(p: argparse.ArgumentParser, default: str | None = DEFAULT_DB_URL) -> None:
+def _db(p: argparse.ArgumentParser, *, from_config: bool = False) -> None:
+    """--db; for nas run no default here, so a configuration file may name the database."""
     p.add_argument(
-        "--db", default=default, metavar="URL",
-        help=f"SQLAlchemy URL or SQLite file (default: {DEFAULT_DB_URL})",
+        "--db", default=None if from_config else default_db_url(), metavar="URL",
+        help=f"SQLAlchemy URL or SQLite file, e.g. postgresql+psycopg://USER@HOST:PORT/NAME (default: "
+        f"${DB_ENV}, else {DEFAULT_DB_URL})",
     )  # fmt: skip
 
 
@@ -112,7 +115,7 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Evolve CAE architectures and record every generation in the database. "
         "Generation 0 is the initial population; --generations N evolves N more.",
     )  # fmt: skip
-    _db(run, default=None)  # a config file may name the database
+    _db(run, from_config=True)
     run.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML or YAML file of options (flags override it)"
     )
@@ -160,6 +163,11 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--trial-timeout", type=float, metavar="S", help="fail an evaluation still training after S s"
     )
+    run.add_argument(
+        "--weights-dir", type=Path, metavar="PATH",
+        help="where the best candidates' weights are kept (default: beside an SQLite file; for other "
+        "databases a folder every machine that exports can read, else ./evonas-weights)",
+    )  # fmt: skip
     run.add_argument(
         "--strategy", choices=["ga", "random"],
         help="ga (default): offspring by crossover and mutation; random: random search, the baseline",
@@ -466,7 +474,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
         "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate, "strategy": args.strategy,
-        "time_budget": args.time_budget,
+        "time_budget": args.time_budget, "weights_dir": args.weights_dir,
         "seed_genomes": tuple(args.seed_genome) if args.seed_genome else None,
     }  # fmt: skip
     sections = {
@@ -717,7 +725,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
         ray_logger = logging.getLogger(ray.__name__)
         ray_logger.handlers.clear()
         ray_logger.propagate = True
-        path = args.log_file or default_log_file(args.db or DEFAULT_DB_URL)
+        path = args.log_file or default_log_file(args.db or default_db_url())
         try:
             handler = logging.FileHandler(path)
         except OSError as exc:

@@ -14,7 +14,7 @@ from evonas.datasets.loaders import Layout
 from evonas.errors import ConfigError
 from evonas.genomes import SearchSpace
 from evonas.nas.pruning import PruningConfig
-from evonas.storage import DEFAULT_DB_URL
+from evonas.storage import default_db_url
 from evonas.workers import Budget
 
 MAX_POPULATION = 10_000  # a bound on every count of individuals (a generation is held in memory)
@@ -100,7 +100,9 @@ class RunConfig(BaseModel):
         "before they are trusted; their metrics are then the mean of both evaluations.",
     )
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
-    db: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL or SQLite file path.")
+    db: str = Field(
+        default_factory=default_db_url, description="SQLAlchemy URL or SQLite file path ($EVONAS_DB)."
+    )
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
     cpus: int | None = Field(
         None, ge=1, le=65_536, description="CPUs of the local Ray instance; default: all."

@@ -11,6 +11,7 @@ import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from evonas.nas.evolution import Progress, Search
 from evonas.nas.presets import apply_preset, resolve_steps
 from evonas.nas.pruning import checkpoint_epoch
 from evonas.statuses import RunStatus
-from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage
+from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage, mask_password
 from evonas.storage.base import check_new_run_name
 from evonas.storage.weights import WeightStore, default_weights_dir
 from evonas.workers import FitnessData, RayEvaluator
@@ -215,7 +216,7 @@ def run_search(
     with SQLStorage(config.db) as storage:
         run = storage.create_run(
             config.name or "",
-            config.model_dump(mode="json"),
+            _storable(config),
             config.seed,
             evaluation_key(config),
             this_process(),
@@ -223,6 +224,12 @@ def run_search(
             data_fingerprint=data_fingerprint(fitness_data),
         )
         return _evolve(config, space, fitness_data, storage, run, [], progress, reuse)
+
+
+def _storable(config: RunConfig) -> dict[str, Any]:
+    """The configuration as a run stores it: the database URL without its password (a stored
+    configuration is shown by nas show --json and the report)."""
+    return {**config.model_dump(mode="json"), "db": mask_password(config.db)}
 
 
 def resume_search(
@@ -276,7 +283,7 @@ def resume_search(
                 f"Run {run.name!r} is finished with generations 0..{done}; pass --generations N with "
                 f"N > {done} to extend it."
             )
-        overrides: dict[str, object] = {"generations": target}
+        overrides: dict[str, object] = {"generations": target, "db": db}  # the stored one is masked
         if address is not None:
             overrides["address"] = address
         if cpus is not None:
@@ -289,9 +296,7 @@ def resume_search(
         _, fitness_data = prepare_data(config.dataset)
         space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
         log.info("resuming run %s after generation %d of %d", run.name, done, target)
-        storage.update_run(
-            run.id, RunStatus.RUNNING, config=config.model_dump(mode="json"), owner=this_process()
-        )
+        storage.update_run(run.id, RunStatus.RUNNING, config=_storable(config), owner=this_process())
         return _evolve(config, space, fitness_data, storage, run, history, progress, reuse)
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from evonas.nas.config import UNTIL_TIME_IS_SPENT
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import RunStorage
@@ -59,7 +60,8 @@ class RunProgress:
             f"{self.name} {self.status}",
             "waiting for generation 0"
             if self.generation is None
-            else f"generation {self.generation}/{self.last}",
+            else f"generation {self.generation}"
+            + ("" if self.last >= UNTIL_TIME_IS_SPENT else f"/{self.last}"),
             f"{self.done}/{self.total} done",
             f"{self.running} running"
             + (f" (epochs {', '.join(f'{d}/{t}' for d, t in self.epochs)})" if self.epochs else ""),

@@ -3,7 +3,8 @@
 from evonas.storage.base import RunStorage
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 from evonas.storage.schema import head_revision
-from evonas.storage.sql import DEFAULT_DB_URL, SQLStorage, normalise_db_url
+from evonas.storage.sql import SQLStorage
+from evonas.storage.urls import DEFAULT_DB_URL, default_db_url, mask_password, normalise_db_url
 
 __all__ = [
     "DEFAULT_DB_URL",
@@ -12,6 +13,8 @@ __all__ = [
     "RunInfo",
     "RunStorage",
     "SQLStorage",
+    "default_db_url",
     "head_revision",
+    "mask_password",
     "normalise_db_url",
 ]

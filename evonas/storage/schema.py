@@ -18,6 +18,7 @@ from sqlalchemy import Connection, inspect, text
 
 from evonas import __version__
 from evonas.errors import StorageError
+from evonas.storage.urls import mask_password
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LEGACY_REVISIONS = {1: "0001", 2: "0002"}  # evonas_meta.schema_version -> Alembic revision
@@ -76,7 +77,9 @@ def _newer(conn: Connection, what: str) -> StorageError:
 
 
 def _url(conn: Connection) -> str:
-    return conn.engine.url.render_as_string(hide_password=True)
+    return mask_password(
+        conn.engine.url.render_as_string(hide_password=False)
+    )  # a URL object: already parsed
 
 
 def upgrade(conn: Connection, found: str | None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,11 +37,9 @@ from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import schema
 from evonas.storage.base import RunStorage, check_new_run_name
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
+from evonas.storage.urls import DEFAULT_DB_URL, mask_password, normalise_db_url
 
 log = logging.getLogger(__name__)
-
-DEFAULT_DB_URL = "sqlite:///evonas.db"
-_LIST_HINT = "list runs with 'nas runs'"
 
 
 def _now() -> datetime:
@@ -148,16 +145,8 @@ _INDIVIDUAL_FIELDS = [
 ]  # fmt: skip
 
 
-def normalise_db_url(db: str) -> str:
-    """Accept an SQLAlchemy URL or a plain file path (taken as an SQLite file)."""
-    if not db.strip():
-        raise StorageError("--db is empty: name a database file (e.g. evonas.db) or a database URL.")
-    return db if "://" in db else f"sqlite:///{db}"
-
-
-def _mask_password(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"^([a-z0-9+]+://[^:/@]+):[^@]*@", r"\1:***@", url)
+_LIST_HINT = "list runs with 'nas runs'"
+SCHEMA_LOCK = 0x65766F6E  # PostgreSQL advisory lock key held while creating or upgrading the schema
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -205,7 +194,7 @@ class SQLStorage(RunStorage):
     @property
     def safe_url(self) -> str:
         """The URL with any password masked, for messages."""
-        return _mask_password(self.url)
+        return mask_password(self.url)
 
     # -- set-up --------------------------------------------------------------------------
     def _check_sqlite_file(self, create: bool) -> None:
@@ -252,6 +241,8 @@ class SQLStorage(RunStorage):
         self._enable_wal()
         # under the write lock, so two processes creating or upgrading one database do not race
         with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            if self.engine.dialect.name == "postgresql":  # its lock: one transaction-scoped lock
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             found = schema.current_revision(conn)
             if found != head:
                 if found is not None:
@@ -402,16 +393,13 @@ class SQLStorage(RunStorage):
 
     # -- generations ---------------------------------------------------------------------
     def journal_evaluation(self, run_id: int, generation: int, genome_hash: str, payload: str) -> None:
-        with self._transaction(write=True) as s:
-            exists = s.scalars(
-                select(JournalRow.id).where(
-                    JournalRow.run_id == run_id,
-                    JournalRow.generation == generation,
-                    JournalRow.hash == genome_hash,
-                )
-            ).first()
-            if exists is None:
+        """Idempotent: the unique (run, generation, hash) constraint keeps the first payload."""
+        try:
+            with self._transaction(write=True) as s:
                 s.add(JournalRow(run_id=run_id, generation=generation, hash=genome_hash, payload=payload))
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
 
     def load_journal(self, run_id: int, generation: int) -> dict[str, str]:
         with self._transaction() as s:

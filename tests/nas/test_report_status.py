@@ -140,3 +140,10 @@ def test_status_of_a_run_in_progress_in_another_process(tmp_path):
         proc.communicate(timeout=60)
     after = nas("status", "live", "--db", str(db))
     assert after.stdout.startswith("live interrupted | ") and " 0 running " in after.stdout
+
+
+def test_a_time_budgeted_run_shows_no_made_up_last_generation():
+    from evonas.nas.config import UNTIL_TIME_IS_SPENT
+
+    line = RunProgress(**{**SNAPSHOT.__dict__, "last": UNTIL_TIME_IS_SPENT}).render()
+    assert "| generation 2 |" in line

@@ -27,8 +27,8 @@ def _copy(tmp_path, version: int) -> Path:
     return path
 
 
-def _schema_diff(path: Path) -> list:
-    engine = create_engine(f"sqlite:///{path}")
+def _schema_diff(path: Path | str) -> list:
+    engine = create_engine(path if isinstance(path, str) else f"sqlite:///{path}")
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
@@ -38,6 +38,13 @@ def _schema_diff(path: Path) -> list:
 def test_a_new_database_built_by_the_migrations_matches_the_models(tmp_path):
     SQLStorage(str(tmp_path / "new.db")).close()
     assert _schema_diff(tmp_path / "new.db") == []
+
+
+def test_the_migrations_build_the_same_schema_on_postgresql(pg_url):
+    SQLStorage(pg_url).close()
+    assert _schema_diff(pg_url) == []
+    with SQLStorage(pg_url, create=False) as again:  # opening it again changes nothing
+        assert again.revision_before == head_revision()
 
 
 @pytest.mark.parametrize("version", [1, 2])

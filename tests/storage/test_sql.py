@@ -1,4 +1,4 @@
-"""The storage contract on real SQLite through SQLAlchemy."""
+"""The storage contract on real SQLite and a real PostgreSQL server, through SQLAlchemy."""
 
 import sqlite3
 
@@ -21,9 +21,11 @@ def _ind(h: str, acc: float | None = 0.5, status: str = "ok", silhouette: float 
     )  # fmt: skip
 
 
-@pytest.fixture
-def storage(tmp_path):
-    s = SQLStorage(str(tmp_path / "runs.db"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request, tmp_path):
+    """The same contract on both backends (PostgreSQL: a fresh database on the session's server)."""
+    url = str(tmp_path / "runs.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = SQLStorage(url)
     yield s
     s.close()
 
@@ -209,3 +211,15 @@ def test_find_evaluations_skips_cached_copies_pruned_ones_and_infrastructure_fai
     found = storage.find_evaluations("k1", ["h1", "h2", "h3", "h4", "h5", "h6"])
     assert set(found) == {"h1", "h4"}
     assert found["h4"].error == "gate: no learning"
+
+
+def test_a_password_is_never_shown(postgres):
+    url = postgres.url("nowhere", password="s3cret-pw")
+    with pytest.raises(StorageError) as err:
+        SQLStorage(url, create=False)
+    assert "s3cret-pw" not in str(err.value) and "***" in str(err.value)
+
+
+def test_a_missing_driver_names_what_to_install():
+    with pytest.raises(StorageError, match=r"pip install 'evonas\[postgres\]'"):
+        SQLStorage("postgresql+pg8000://u@127.0.0.1:1/x")  # pg8000: a driver not installed
