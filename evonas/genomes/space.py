@@ -34,6 +34,10 @@ class SearchSpace(BaseModel):
     min_latent: int = Field(2, ge=1, le=65_536)
     max_latent: int = Field(128, ge=1, le=65_536)
     max_params: int = Field(2_000_000, ge=1, le=10**10, description="Largest allowed autoencoder size.")
+    max_macs: int | None = Field(
+        None, ge=1, le=10**13,
+        description="Largest multiply-accumulates per image (encoder and decoder): the cost of training.",
+    )  # fmt: skip
     p_batchnorm: float = Field(0.4, ge=0, le=1, description="Chance a drawn conv gets batchnorm.")
     p_pool: float = Field(0.5, ge=0, le=1, description="Chance a drawn conv is followed by a pool.")
     recipes: bool = Field(
@@ -59,16 +63,17 @@ class SearchSpace(BaseModel):
     @classmethod
     def preset_for(cls, input_shape: tuple[int, int, int]) -> SearchSpace:
         """Sensible ranges for an input shape: small images get small, shallow networks; larger
-        ones at most 4 convs of 8-64 channels and 400k parameters, so that one candidate's 1000
-        steps take about a minute on a CPU core rather than 10-15 (a 1.6M-parameter genome took
-        819 s) and a search of an hour sees many generations."""
+        ones at most 4 convs of 8-64 channels, 400k parameters and 16M multiply-accumulates per
+        image, so that one candidate's 1000 steps take about a minute on a CPU core rather than
+        3-14 (a 1.6M-parameter genome took 819 s; without the compute cap, 150-340 s) and a
+        search of an hour sees many generations."""
         side = min(input_shape[1], input_shape[2])
         if side <= 16:  # e.g. 8x8 digits; small CAEs on a few hundred images want a faster rate
             return cls(
                 max_channels=32, max_convs=3, max_latent=32, max_params=200_000,
                 learning_rates=SMALL_LEARNING_RATES,
             )  # fmt: skip
-        return cls(max_channels=64, max_convs=4, max_latent=64, max_params=400_000)
+        return cls(max_channels=64, max_convs=4, max_latent=64, max_params=400_000, max_macs=16_000_000)
 
     @property
     def channel_choices(self) -> tuple[int, ...]:

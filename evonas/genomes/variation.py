@@ -16,7 +16,7 @@ from evonas.errors import InvalidGenomeError
 from evonas.genomes.genes import BatchNormGene, BodyGene, ConvGene, DenseGene, PoolGene
 from evonas.genomes.genome import Genome
 from evonas.genomes.recipe import Recipe
-from evonas.genomes.shapes import Shape, validate_genome
+from evonas.genomes.shapes import Shape, forward_macs, validate_genome
 from evonas.genomes.space import SearchSpace
 
 MUTATIONS = ("add", "remove", "change", "swap")
@@ -80,6 +80,8 @@ def _accept(
         validate_genome(genome, input_shape, space.max_params)
     except InvalidGenomeError:
         return None
+    if space.max_macs is not None and forward_macs(genome, input_shape) > space.max_macs:
+        return None
     return genome
 
 
@@ -132,7 +134,7 @@ def random_genome(
             return genome
     raise InvalidGenomeError(
         f"Could not draw a valid genome for input shape {input_shape} in {max_tries} tries: "
-        "the search space is too large for max_params or too deep for the image size."
+        "the search space is too large for max_params / max_macs or too deep for the image size."
     )
 
 

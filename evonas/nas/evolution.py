@@ -135,7 +135,10 @@ class Search:
         """
         self._run_id = run.id
         self.tracker = Tracker(
-            run.name, self.config.generations, self.config.n_offspring + self.config.reevaluate
+            run.name,
+            self.config.generations,
+            self.config.n_offspring + self.config.reevaluate,
+            self.config.time_budget,
         )
         population = self.restore(history)
         durations = [g.seconds for g in history[-1:]]  # what the next generation will take, roughly

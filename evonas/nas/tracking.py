@@ -30,8 +30,11 @@ class GenerationFigures:
 class Tracker:
     """Counts evaluations as they finish and turns them into :class:`RunProgress` snapshots."""
 
-    def __init__(self, name: str, last_generation: int, per_generation: int) -> None:
+    def __init__(
+        self, name: str, last_generation: int, per_generation: int, time_budget: float | None = None
+    ) -> None:
         self.name = name
+        self.time_budget = time_budget  # seconds this driver may run: the time left caps the estimate
         self.last_generation = last_generation
         self.per_generation = per_generation
         self.started = time.perf_counter()
@@ -73,6 +76,12 @@ class Tracker:
         if result.status == EvalStatus.OK:
             g.best = best_score([g.best, result.metrics.objective])
 
+    def _capped(self, eta: float | None, elapsed: float) -> float | None:
+        if self.time_budget is None:
+            return eta
+        left = max(0.0, self.time_budget - elapsed)
+        return left if eta is None else min(eta, left)
+
     def snapshot(self, run_best: float | None) -> RunProgress | None:
         """The figures of the generation in flight (or the last one); None before the first."""
         g = self.generation
@@ -84,6 +93,6 @@ class Tracker:
             name=self.name, status="running", generation=g.index, last=self.last_generation,
             done=g.done, total=g.total, running=min(g.slots, left), failed=g.failed, pruned=g.pruned,
             cached=g.cached, best_acc=best_score([run_best, g.best]), elapsed=elapsed,
-            eta=estimate_left(self.evaluated, elapsed, left, self.last_generation - g.index,
-                              self.per_generation),
+            eta=self._capped(estimate_left(self.evaluated, elapsed, left, self.last_generation - g.index,
+                                           self.per_generation), elapsed),
         )  # fmt: skip

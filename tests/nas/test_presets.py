@@ -36,3 +36,18 @@ def test_large_images_search_a_space_a_cpu_can_afford():
     space = SearchSpace.preset_for((1, 28, 28))
     assert (space.max_channels, space.max_convs, space.max_latent, space.max_params) == (64, 4, 64, 400_000)
     assert SearchSpace.preset_for((1, 8, 8)).max_channels == 32
+    # the compute cap holds for every drawn and every bred genome
+    import itertools
+
+    import numpy as np
+
+    from evonas.genomes import random_genome
+    from evonas.genomes.shapes import forward_macs
+    from evonas.genomes.variation import crossover, mutate
+
+    rng = np.random.default_rng(0)
+    drawn = [random_genome(space, (1, 28, 28), rng) for _ in range(40)]
+    bred = [mutate(g, space, (1, 28, 28), rng)[0] for g in drawn] + [
+        crossover(a, b, space, (1, 28, 28), rng)[0] for a, b in itertools.pairwise(drawn)
+    ]
+    assert all(forward_macs(g, (1, 28, 28)) <= 16_000_000 for g in drawn + bred)

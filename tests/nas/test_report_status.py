@@ -147,3 +147,14 @@ def test_a_time_budgeted_run_shows_no_made_up_last_generation():
 
     line = RunProgress(**{**SNAPSHOT.__dict__, "last": UNTIL_TIME_IS_SPENT}).render()
     assert "| generation 2 |" in line
+
+
+def test_the_estimate_of_a_time_budgeted_run_never_exceeds_the_time_left():
+    from evonas.nas.config import UNTIL_TIME_IS_SPENT
+    from evonas.nas.tracking import Tracker
+
+    tracker = Tracker("r", UNTIL_TIME_IS_SPENT, 10, time_budget=600.0)
+    tracker.generation_started(0, 10, 0, 10, 2)
+    tracker.evaluated = 1  # one evaluation finished: the naive estimate is for 100,000 generations
+    snap = tracker.snapshot(None)
+    assert snap is not None and snap.eta is not None and 0 < snap.eta <= 600.0
