@@ -8,7 +8,7 @@ WORKDIR /app
 RUN pip install "${TORCH}"
 COPY pyproject.toml README.md ./
 COPY evonas ./evonas
-RUN pip install .
+RUN pip install '.[postgres]'
 RUN useradd --create-home evonas && mkdir -p /data && chown evonas /data
 USER evonas
 WORKDIR /data

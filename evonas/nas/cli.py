@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from evonas import __version__
-from evonas.errors import NASError
-from evonas.storage import DEFAULT_DB_URL, default_db_url
+from evonas.errors import ConfigError, NASError
+from evonas.storage import DEFAULT_DB_URL, default_db_url, mask_password
 from evonas.storage.urls import DB_ENV
 
 if TYPE_CHECKING:
@@ -440,6 +440,24 @@ def _add_db(sub: Any, common: argparse.ArgumentParser) -> None:
     up.set_defaults(func=cmd_db_upgrade)
 
 
+def _add_dashboard(sub: Any, common: argparse.ArgumentParser) -> None:
+    dash = sub.add_parser(
+        "dashboard", parents=[common, _parent(_db)],
+        help="a live, read-only web page of the runs in a database",
+        description="Serve a web page listing the runs of --db (status, dataset, best ACC / NMI, "
+        "evaluations, elapsed) and, for each run, its curves, population, Pareto front (nsga2) and "
+        "failures, updating by itself while a search runs. Read-only: it never writes to the "
+        "database (an older schema is refused, not upgraded). Everything it serves ships with evonas.",
+    )  # fmt: skip
+    dash.add_argument("--port", type=int, default=8765, metavar="N", help="default: 8765 (0: any free port)")
+    dash.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only). Another address shows "
+        "your runs, configurations and errors to anyone who can reach it: the page has no login.",
+    )  # fmt: skip
+    dash.set_defaults(func=cmd_dashboard)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="nas",
@@ -457,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_cluster,
         _add_data,
         _add_db,
+        _add_dashboard,
     ):
         add(sub, common)
     return parser
@@ -627,7 +646,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from evonas.errors import ConfigError
     from evonas.nas.config import format_validation_error
     from evonas.training.train import TrainOptions, train_bundle
 
@@ -671,6 +689,26 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 
     path = download(args.name, args.data_dir)
     print(f"{args.name} is ready in {path}: use --dataset {args.name} --data-dir {path}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from evonas.dashboard import make_server, serve
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535. Got {args.port} instead.")
+    try:
+        server = make_server(args.db, args.host, args.port)
+    except OSError as exc:
+        raise NASError(
+            f"Cannot listen on {args.host}:{args.port} ({exc.strerror}): pick another --port."
+        ) from None
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host}, not only this machine: anyone who reaches it sees these runs",
+              file=sys.stderr)  # fmt: skip
+    print(f"dashboard of {mask_password(args.db)} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    serve(server)
     return 0
 
 

@@ -97,6 +97,14 @@ def estimate_left(
     return (left_in_generation + generations_left * per_generation) / rate
 
 
+def within_budget(eta: float | None, budget: float | None, elapsed: float) -> float | None:
+    """A time-budgeted run's estimate never goes past the time left."""
+    if budget is None:
+        return eta
+    left = max(0.0, float(budget) - elapsed)
+    return left if eta is None else min(eta, left)
+
+
 def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     """Rebuild a run's progress figures from the database alone (for ``nas status``)."""
     run = storage.get_run(key)
@@ -125,8 +133,11 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
             failed=sum(r.status == EvalStatus.FAILED for r in results),
             pruned=sum(r.status == EvalStatus.PRUNED for r in results), cached=p.cached,
             best_acc=best, elapsed=elapsed,
-            eta=estimate_left(p.evaluated_before + done_now, elapsed, p.to_evaluate - done_now,
+            eta=within_budget(
+                estimate_left(p.evaluated_before + done_now, elapsed, p.to_evaluate - done_now,
                               last - p.generation, per_generation),
+                run.config.get("time_budget"), elapsed,
+            ),
         )  # fmt: skip
     inds = gens[-1].individuals if gens else ()
     end = run.finished_at or run.updated_at

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from evonas.nas.status import RunProgress, StoredProgress, estimate_left
+from evonas.nas.status import RunProgress, StoredProgress, estimate_left, within_budget
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus
 from evonas.workers import EvalResult
@@ -77,10 +77,7 @@ class Tracker:
             g.best = best_score([g.best, result.metrics.objective])
 
     def _capped(self, eta: float | None, elapsed: float) -> float | None:
-        if self.time_budget is None:
-            return eta
-        left = max(0.0, self.time_budget - elapsed)
-        return left if eta is None else min(eta, left)
+        return within_budget(eta, self.time_budget, elapsed)
 
     def snapshot(self, run_best: float | None) -> RunProgress | None:
         """The figures of the generation in flight (or the last one); None before the first."""

@@ -1,0 +1,110 @@
+"""What the dashboard shows, as JSON-ready dicts read from the storage (nothing here writes)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from evonas import ranking
+from evonas.genomes import Genome
+from evonas.genomes.genes import ConvGene, DenseGene, PoolGene
+from evonas.nas.report import pareto_front
+from evonas.nas.status import progress_from_storage
+from evonas.nas.summary import best_individual, individual_json
+from evonas.statuses import EvalStatus, RunStatus
+from evonas.storage import GenerationRecord, RunInfo, RunStorage
+
+
+def _evaluations(gens: list[GenerationRecord]) -> int:
+    return sum(1 for g in gens for i in g.individuals if i.status != EvalStatus.CACHED)
+
+
+def run_row(run: RunInfo, gens: list[GenerationRecord]) -> dict[str, Any]:
+    best = best_individual(gens)
+    running = run.status == RunStatus.RUNNING
+    end = datetime.now(UTC).replace(tzinfo=None) if running else (run.finished_at or run.updated_at)
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": str(run.status),
+        "dataset": str(run.config.get("dataset", {}).get("name", "?")),
+        "selection": run.config.get("selection"),
+        "best_acc": best.metrics.acc if best else None,
+        "best_nmi": best.metrics.nmi if best else None,
+        "best_score": best.score if best else None,
+        "generations": len(gens),
+        "evaluations": _evaluations(gens),
+        "elapsed_s": (end - run.created_at).total_seconds(),
+        "stop_reason": run.stop_reason,
+    }
+
+
+def runs(storage: RunStorage) -> list[dict[str, Any]]:
+    return [run_row(r, storage.load_generations(r.id)) for r in storage.list_runs()]
+
+
+def layers(genome: Genome) -> list[dict[str, str]]:
+    """The genome as its layer sequence: each gene's kind and a short label (``conv 16 3x3 relu``)."""
+    out = []
+    for gene in genome.genes:
+        if isinstance(gene, ConvGene):
+            label = f"conv {gene.channels} {gene.kernel}x{gene.kernel} {gene.activation}"
+        elif isinstance(gene, PoolGene):
+            label = f"{gene.mode} pool"
+        elif isinstance(gene, DenseGene):
+            label = f"code {gene.latent}"
+        else:
+            label = "batchnorm"
+        out.append({"kind": gene.kind, "label": label})
+    if genome.recipe is not None:
+        out.append({"kind": "recipe", "label": genome.recipe.compact()})
+    return out
+
+
+def run_detail(storage: RunStorage, key: str | int) -> dict[str, Any]:
+    run = storage.get_run(key)
+    gens = storage.load_generations(run.id)
+    best_so_far: list[float | None] = []
+    gen_best: list[float | None] = []
+    gen_mean: list[float | None] = []
+    running_best: float | None = None
+    for g in gens:
+        scores = [i.score for i in g.individuals if i.complete and i.score is not None]
+        gen_best.append(max(scores) if scores else None)
+        gen_mean.append(sum(scores) / len(scores) if scores else None)
+        running_best = ranking.best_score([running_best, *scores])
+        best_so_far.append(running_best)
+    by_hash = {i.hash: i for g in gens for i in g.individuals if i.status != EvalStatus.CACHED}
+    last = gens[-1] if gens else None
+    population = []
+    if last is not None:
+        for h in last.population:
+            ind = by_hash.get(h)
+            if ind is not None:
+                population.append({**individual_json(ind), "layers": layers(Genome.from_json(ind.genome))})
+    pareto: list[str] = []
+    if run.config.get("selection") == "nsga2" and last is not None:
+        points = [i for i in by_hash.values() if i.complete and i.metrics.recon_loss is not None]
+        pareto = [i.hash for i in pareto_front(points)]
+    failures = [
+        {"generation": g.index, "hash": i.hash, "compact": Genome.from_json(i.genome).compact(),
+         "error": i.error}
+        for g in gens for i in g.individuals if i.status == EvalStatus.FAILED
+    ]  # fmt: skip
+    scatter = [
+        {"hash": i.hash, "score": i.score, "recon_loss": i.metrics.recon_loss}
+        for i in by_hash.values() if i.complete and i.metrics.recon_loss is not None
+    ]  # fmt: skip
+    progress = progress_from_storage(storage, run.id)
+    live = {**asdict(progress), "line": progress.render()}
+    return {
+        "run": run_row(run, gens),
+        "config": {k: v for k, v in run.config.items() if k != "db"},
+        "curves": {"best_so_far": best_so_far, "best": gen_best, "mean": gen_mean},
+        "population": population,
+        "pareto": pareto,
+        "points": scatter,
+        "failures": failures,
+        "live": live if run.status == RunStatus.RUNNING else None,
+    }
