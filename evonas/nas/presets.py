@@ -21,8 +21,12 @@ LARGE_BUDGET: dict[str, Any] = {"steps": 1000, "batch_size": 64, "lr": 1e-3}
 LARGE_DATASET: dict[str, Any] = {"val_size": 2000, "subset": 8000}
 
 
-def apply_preset(config: RunConfig, input_shape: tuple[int, int, int]) -> RunConfig:
-    """``config`` with the preset of ``input_shape`` filled in where the user set nothing."""
+def apply_preset(
+    config: RunConfig, input_shape: tuple[int, int, int], n_images: int | None = None
+) -> RunConfig:
+    """``config`` with the preset of ``input_shape`` filled in where the user set nothing. With
+    ``n_images`` (the dataset's size) the validation split is at most a fifth of the images, so
+    a small set keeps most of its images for training (3000 images: 600 for validation)."""
     if min(input_shape[1], input_shape[2]) < LARGE_IMAGES:
         return config
     budget, dataset = config.budget, config.dataset
@@ -31,6 +35,8 @@ def apply_preset(config: RunConfig, input_shape: tuple[int, int, int]) -> RunCon
     if "epochs" in given:  # epochs given: the user sized the budget that way
         budget_updates.pop("steps", None)
     dataset_updates = {k: v for k, v in LARGE_DATASET.items() if k not in dataset.model_fields_set}
+    if "val_size" in dataset_updates and n_images is not None:
+        dataset_updates["val_size"] = max(10, min(dataset_updates["val_size"], n_images // 5))
     return config.model_copy(
         update={
             "budget": budget.model_copy(update=budget_updates),

@@ -194,7 +194,7 @@ def run_search(
             update={"seed_genomes": (*config.seed_genomes, *best_genomes_of(config.db, seed_from, seed_top))}
         )
     images = load_dataset(config.dataset.name, config.dataset.data_dir, config.dataset.layout)
-    config = apply_preset(config, images.input_shape)
+    config = apply_preset(config, images.input_shape, len(images.x))
     _, fitness_data = prepare_data(config.dataset, images)
     config = resolve_steps(config, len(fitness_data.x_train))
     for text in config.seed_genomes:  # refused before the run exists, naming the genome

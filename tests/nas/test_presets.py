@@ -51,3 +51,11 @@ def test_large_images_search_a_space_a_cpu_can_afford():
         crossover(a, b, space, (1, 28, 28), rng)[0] for a, b in itertools.pairwise(drawn)
     ]
     assert all(forward_macs(g, (1, 28, 28)) <= 16_000_000 for g in drawn + bred)
+
+
+def test_a_small_set_keeps_most_of_its_images_for_training():
+    config = apply_preset(build_config(None, {}), (1, 28, 28), n_images=3000)
+    assert config.dataset.val_size == 600
+    assert apply_preset(build_config(None, {}), (1, 28, 28), n_images=70_000).dataset.val_size == 2000
+    given = build_config(None, {"dataset": {"val_size": 1500}})
+    assert apply_preset(given, (1, 28, 28), n_images=3000).dataset.val_size == 1500  # the user's wins
