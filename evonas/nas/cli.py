@@ -169,6 +169,12 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
         "databases a folder every machine that exports can read, else ./evonas-weights)",
     )  # fmt: skip
     run.add_argument(
+        "--mode", choices=["generational", "steady-state"],
+        help="generational (default, reproducible) or steady-state: no generation barrier, every "
+        "finished evaluation at once starts the next child (regularised evolution with ageing; "
+        "resumable, not bit-reproducible; no pruning or re-evaluation)",
+    )  # fmt: skip
+    run.add_argument(
         "--strategy", choices=["ga", "random"],
         help="ga (default): offspring by crossover and mutation; random: random search, the baseline",
     )  # fmt: skip
@@ -493,6 +499,7 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "db": args.db, "cpus": args.cpus, "address": args.address,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
         "trial_timeout": args.trial_timeout, "reevaluate": args.reevaluate, "strategy": args.strategy,
+        "mode": args.mode,
         "time_budget": args.time_budget, "weights_dir": args.weights_dir,
         "seed_genomes": tuple(args.seed_genome) if args.seed_genome else None,
     }  # fmt: skip

@@ -85,6 +85,14 @@ class RunConfig(BaseModel):
         description="'ga' breeds offspring from the population; 'random' draws every generation's "
         "candidates at random from the search space (the baseline the GA must beat).",
     )
+    mode: Literal["generational", "steady-state"] = Field(
+        "generational",
+        description="'generational' (default, reproducible): each generation is bred, evaluated and "
+        "selected as a whole. 'steady-state': regularised evolution with ageing, no generation "
+        "barrier: each finished evaluation at once gives its worker the next child, bred by a "
+        "tournament from the newest 'population' individuals. Not bit-reproducible (results arrive "
+        "in the order workers finish); resumable with nothing finished lost.",
+    )
     tournament_size: int = Field(3, ge=2, le=MAX_POPULATION)
     elites: int = Field(
         1, ge=0, le=MAX_POPULATION, description="Best individuals always kept ('tournament' selection)."
@@ -137,7 +145,32 @@ class RunConfig(BaseModel):
             self.model_fields_set.add("generations")
         if self.elites > self.population:
             raise ValueError(f"elites must be <= population. Got {self.elites} > {self.population} instead.")
+        if self.mode == "steady-state":
+            self._check_steady_state()
         return self
+
+    def _check_steady_state(self) -> None:
+        """Steady-state combines with both strategies (ga, random), tournament parents and ageing
+        survivors; what needs a whole generation is refused, not silently ignored."""
+        given = self.model_fields_set
+        if self.selection == "nsga2" or ("selection" in given and self.selection != "tournament"):
+            raise ValueError(
+                f"--mode steady-state picks parents by tournament and retires the oldest individual; "
+                f"selection {self.selection!r} needs whole generations: leave it out (or 'tournament')."
+            )
+        if "reevaluate" in given and self.reevaluate > 0:
+            raise ValueError("--mode steady-state does not re-evaluate candidates: set reevaluate to 0.")
+        if "pruning" in given and self.pruning.enabled:
+            raise ValueError(
+                "--mode steady-state does not prune (its bar comes from a generation's parents)."
+            )
+        if self.offspring is not None:
+            raise ValueError(
+                "--mode steady-state breeds one child per finished evaluation: leave offspring out."
+            )
+        object.__setattr__(self, "selection", "tournament")  # what it does, as the stored config says
+        object.__setattr__(self, "reevaluate", 0)
+        object.__setattr__(self, "pruning", self.pruning.model_copy(update={"enabled": False}))
 
     @property
     def n_offspring(self) -> int:

@@ -61,6 +61,15 @@ class Evaluator(Protocol):
         """(epochs done, epochs) of the evaluations running now, as far as they have reported."""
         ...
 
+    def submit(self, job: EvalJob) -> int:
+        """Start one evaluation without waiting (steady-state mode); returns its ticket."""
+        ...
+
+    def wait_any(self, timeout: float) -> list[tuple[int, EvalResult]]:
+        """The evaluations that have finished, by ticket: at least one unless ``timeout`` seconds
+        pass first (then none)."""
+        ...
+
 
 class Progress(Protocol):
     """Where the loop reports its figures while it works (the CLI draws them)."""

@@ -27,6 +27,7 @@ from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
 from evonas.nas.presets import apply_preset, resolve_steps
 from evonas.nas.pruning import checkpoint_epoch
+from evonas.nas.steady import SteadyStateSearch
 from evonas.statuses import RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage, mask_password
 from evonas.storage.base import check_new_run_name
@@ -333,9 +334,11 @@ def _evolve(
                     "too early for clustering scores to mean anything (raise --epochs)",
                     config.pruning.min_steps,
                 )
-            search = Search(
+            kind = SteadyStateSearch if config.mode == "steady-state" else Search
+            search = kind(
                 config, space, fitness_data.input_shape, storage, evaluator, progress,
-                eval_key=run.eval_key, reuse=reuse, weights=weights, checkpoint_epoch=epoch,
+                eval_key=run.eval_key, reuse=reuse, weights=weights,
+                checkpoint_epoch=None if config.mode == "steady-state" else epoch,
             )  # fmt: skip
             with Heartbeat(storage, run.id):
                 search.run(run, history)

@@ -16,6 +16,8 @@ from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import RunStorage
 from evonas.workers import EvalResult
 
+CANDIDATE = "@candidate"  # journal key suffix of a steady-state candidate (genome, parents, operator)
+
 
 @dataclass(frozen=True)
 class StoredProgress:
@@ -121,7 +123,9 @@ def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
         and (stored_last is None or p.generation > stored_last)
     ):
         results = [
-            EvalResult.model_validate_json(v) for v in storage.load_journal(run.id, p.generation).values()
+            EvalResult.model_validate_json(v)
+            for k, v in storage.load_journal(run.id, p.generation).items()
+            if not k.endswith(CANDIDATE)  # steady-state also journals the candidate beside its result
         ]
         best = best_score([best, *(r.metrics.objective for r in results if r.status == EvalStatus.OK)])
         done_now = len(results)

@@ -404,7 +404,9 @@ class SQLStorage(RunStorage):
     def load_journal(self, run_id: int, generation: int) -> dict[str, str]:
         with self._transaction() as s:
             rows = s.scalars(
-                select(JournalRow).where(JournalRow.run_id == run_id, JournalRow.generation == generation)
+                select(JournalRow)
+                .where(JournalRow.run_id == run_id, JournalRow.generation == generation)
+                .order_by(JournalRow.id)  # the order they were journaled in (steady-state relies on it)
             )
             return {r.hash: r.payload for r in rows}
 

@@ -179,6 +179,8 @@ class RayEvaluator:
         self._data_ref: ray.ObjectRef | None = None
         self._board: ray.actor.ActorHandle | None = None
         self._calls = 0
+        self._running: dict[ray.ObjectRef, tuple[int, EvalJob]] = {}  # steady-state: ref -> ticket
+        self._tickets = 0
 
     def __enter__(self) -> RayEvaluator:
         self._owns_ray = start_ray(self.address, self.num_cpus)
@@ -214,6 +216,48 @@ class RayEvaluator:
             slots = min(slots, resources.get("GPU", 0.0) / self.gpus_per_trial)
         return max(1, int(slots))
 
+    def _task(self, job: EvalJob, key: str) -> ray.ObjectRef:
+        if self._data_ref is None:
+            raise RuntimeError("RayEvaluator used outside its 'with' block")
+        task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
+        return task.remote(  # type: ignore[call-arg]
+            job.genome.canonical_json(), self._data_ref, self.budget, job.seed, self.keep_weights,
+            self.timeout, job.rung, self._board, key,
+        )  # fmt: skip
+
+    def submit(self, job: EvalJob) -> int:
+        """Start one evaluation now (steady-state mode); :meth:`wait_any` gives its result."""
+        self._tickets += 1
+        self._running[self._task(job, f"s:{self._tickets:09d}")] = (self._tickets, job)
+        return self._tickets
+
+    def wait_any(self, timeout: float) -> list[tuple[int, EvalResult]]:
+        """Finished evaluations by ticket (at least one, unless ``timeout`` passes first)."""
+        if not self._running:
+            return []
+        done, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        if done:  # and whatever else has finished meanwhile
+            done, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
+        out = []
+        for ref in done:
+            ticket, job = self._running.pop(ref)
+            out.append((ticket, self._result(ref, job)))
+            if self._board is not None:
+                self._board.drop.remote([f"s:{ticket:09d}"])
+        return out
+
+    @staticmethod
+    def _result(ref: ray.ObjectRef, job: EvalJob) -> EvalResult:
+        """The task's result; a task Ray could not run (a worker lost beyond its retries) becomes a
+        failed result naming the cause."""
+        try:
+            return cast(EvalResult, ray.get(ref))
+        except ray.exceptions.RayError as exc:
+            log.warning("evaluation of %s failed in Ray: %s", job.genome, exc)
+            return EvalResult(
+                status="failed", error=f"{INFRASTRUCTURE} {type(exc).__name__}: {exc}", seed=job.seed
+            )
+
     def evaluate(
         self,
         jobs: Sequence[EvalJob],
@@ -226,26 +270,11 @@ class RayEvaluator:
         A task that Ray cannot run (a worker lost beyond its retries) becomes a failed
         result naming the cause.
         """
-        if self._data_ref is None:
-            raise RuntimeError("RayEvaluator.evaluate() called outside its 'with' block")
-        task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
         index: dict[ray.ObjectRef, int] = {}
         self._calls += 1
         keys = [f"{self._calls}:{i:06d}" for i in range(len(jobs))]
         for i in submission_order(jobs, self.data.input_shape):
-            job = jobs[i]
-            ref = task.remote(
-                job.genome.canonical_json(),
-                self._data_ref,
-                self.budget,
-                job.seed,
-                self.keep_weights,
-                self.timeout,
-                job.rung,
-                self._board,
-                keys[i],
-            )  # type: ignore[call-arg]
-            index[ref] = i
+            index[self._task(jobs[i], keys[i])] = i
         results: list[EvalResult | None] = [None] * len(jobs)
         pending = list(index)
         while pending:
@@ -254,15 +283,7 @@ class RayEvaluator:
                 on_tick()  # nothing finished for a while: let the display show time passing
             for ref in done:
                 i = index[ref]
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    log.warning("evaluation of %s failed in Ray: %s", jobs[i].genome, exc)
-                    result = EvalResult(
-                        status="failed",
-                        error=f"{INFRASTRUCTURE} {type(exc).__name__}: {exc}",
-                        seed=jobs[i].seed,
-                    )
+                result = self._result(ref, jobs[i])
                 results[i] = result
                 if self._board is not None:
                     self._board.drop.remote([keys[i]])

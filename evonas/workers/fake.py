@@ -64,6 +64,8 @@ class FakeEvaluator:
         self.fail = fail
         self.delay = delay  # seconds each evaluation takes (for time-budget tests)
         self.calls: list[EvalJob] = []  # every job evaluated, in order
+        self._submitted: list[tuple[int, EvalJob]] = []  # steady-state: finished in submission order
+        self._tickets = 0
 
     def in_flight(self) -> list[tuple[int, int]]:
         return []  # evaluations here are instantaneous
@@ -71,6 +73,20 @@ class FakeEvaluator:
     @property
     def slots(self) -> int:
         return self._slots
+
+    def submit(self, job: EvalJob) -> int:
+        self._tickets += 1
+        self._submitted.append((self._tickets, job))
+        return self._tickets
+
+    def wait_any(self, timeout: float) -> list[tuple[int, EvalResult]]:
+        if not self._submitted:
+            return []
+        ticket, job = self._submitted.pop(0)
+        self.calls.append(job)
+        if self.delay:
+            time.sleep(self.delay)
+        return [(ticket, fake_result(job, self.fail))]
 
     def evaluate(
         self,

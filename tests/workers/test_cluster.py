@@ -127,10 +127,11 @@ def _evaluate_task_pids() -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_evaluation_does_not_fail_the_run(tmp_path):
+@pytest.mark.parametrize("mode", ["generational", "steady-state"])
+def test_a_worker_killed_mid_evaluation_does_not_fail_the_run(tmp_path, mode):
     db = str(tmp_path / "k.db")
     cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--population", "4", "--generations", "1",
-           "--epochs", "40", "--cpus", "2", "--name", "k", "--db", db, "--quiet"]  # fmt: skip
+           "--epochs", "40", "--cpus", "2", "--name", "k", "--db", db, "--quiet", "--mode", mode]  # fmt: skip
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = 0
     deadline = time.monotonic() + 240
