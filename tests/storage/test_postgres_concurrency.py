@@ -70,16 +70,16 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(pg_url):
 
 @pytest.mark.slow
 def test_several_nas_runs_share_one_postgresql_database(pg_url, ray_cluster, tmp_path):
-    """Real `nas run` processes on one Ray cluster, all writing to one PostgreSQL database."""
+    """Real `nas run` processes at once on one Ray cluster, writing to one PostgreSQL database."""
     address = ray_cluster.get_runtime_context().gcs_address
     url = pg_url.replace("://evonas@", "://evonas:s3cret-pw@")  # trust auth: a password never checked
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "EVONAS_DB": url}
-    names = ["one", "two", "three"]
+    names = ["one", "two"]
     weights = str(tmp_path / "shared-weights")
 
     def start(i: int, name: str) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--quiet", "--name", name, "--address", address,
-               "--population", "3", "--generations", "1", "--epochs", "5", "--lr", "0.01", "--seed", str(i),
+               "--population", "3", "--generations", "0", "--epochs", "5", "--lr", "0.01", "--seed", str(i),
                "--weights-dir", weights]  # fmt: skip
         return subprocess.Popen(
             cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -95,7 +95,7 @@ def test_several_nas_runs_share_one_postgresql_database(pg_url, ray_cluster, tmp
                               env=env, capture_output=True, text=True, check=True)  # fmt: skip
         assert "s3cret-pw" not in show.stdout  # the stored configuration keeps the URL masked
         run = json.loads(show.stdout)
-        assert run["status"] == "finished" and [g["index"] for g in run["generations"]] == [0, 1]
+        assert run["status"] == "finished" and [g["index"] for g in run["generations"]] == [0]
         hashes = [i["hash"] for g in run["generations"] for i in g["evaluated"]]
         assert len(run["generations"][0]["evaluated"]) == 3
         exported = subprocess.run(
