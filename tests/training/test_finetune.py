@@ -94,6 +94,11 @@ def test_option_validation_names_the_flag():
     assert (cfg.augment.shift, cfg.augment.rotation, cfg.augment.zoom) == (0.1, 10.0, 0.1)
     assert cfg.kmeans_n_init == 150 and cfg.neighbours == 2 and cfg.update_interval == 140
     assert cfg.tol == 0.001 and cfg.feature_beta == 2.0 and cfg.reliable_start == -0.9
+    assert (cfg.optimizer, cfg.lr, cfg.momentum) == ("sgd", 1.0, 0.9)  # the authors'
+    assert (
+        FinetuneConfig.for_method("idec", Augmentation()).optimizer,
+        FinetuneConfig.for_method("idec", Augmentation()).lr,
+    ) == ("adam", 1e-4)
     recipe = Augmentation(0.05, 5.0, 0.05)
     assert FinetuneConfig.for_method("idec", recipe).augment == recipe  # IDEC: the bundle's recipe
 
