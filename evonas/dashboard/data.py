@@ -10,7 +10,7 @@ from evonas import ranking
 from evonas.genomes import Genome
 from evonas.genomes.genes import ConvGene, DenseGene, PoolGene
 from evonas.nas.report import pareto_front
-from evonas.nas.status import progress_from_storage
+from evonas.nas.status import progress_of
 from evonas.nas.summary import best_individual, individual_json
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage
@@ -96,8 +96,10 @@ def run_detail(storage: RunStorage, key: str | int) -> dict[str, Any]:
         {"hash": i.hash, "score": i.score, "recon_loss": i.metrics.recon_loss}
         for i in by_hash.values() if i.complete and i.metrics.recon_loss is not None
     ]  # fmt: skip
-    progress = progress_from_storage(storage, run.id)
-    live = {**asdict(progress), "line": progress.render()}
+    live = None
+    if run.status == RunStatus.RUNNING:  # from the generations read above: no second read
+        progress = progress_of(storage, run, gens)
+        live = {**asdict(progress), "line": progress.render()}
     return {
         "run": run_row(run, gens),
         "config": {k: v for k, v in run.config.items() if k != "db"},
@@ -106,5 +108,5 @@ def run_detail(storage: RunStorage, key: str | int) -> dict[str, Any]:
         "pareto": pareto,
         "points": scatter,
         "failures": failures,
-        "live": live if run.status == RunStatus.RUNNING else None,
+        "live": live,
     }

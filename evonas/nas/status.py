@@ -13,7 +13,7 @@ from typing import Any
 from evonas.nas.config import UNTIL_TIME_IS_SPENT
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus, RunStatus
-from evonas.storage import RunStorage
+from evonas.storage import GenerationRecord, RunInfo, RunStorage
 from evonas.workers import EvalResult
 
 CANDIDATE = "@candidate"  # journal key suffix of a steady-state candidate (genome, parents, operator)
@@ -110,7 +110,12 @@ def within_budget(eta: float | None, budget: float | None, elapsed: float) -> fl
 def progress_from_storage(storage: RunStorage, key: str | int) -> RunProgress:
     """Rebuild a run's progress figures from the database alone (for ``nas status``)."""
     run = storage.get_run(key)
-    gens = storage.load_generations(run.id)
+    return progress_of(storage, run, storage.load_generations(run.id))
+
+
+def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord]) -> RunProgress:
+    """The progress figures of ``run`` whose stored generations the caller has already read (the
+    journal of a running generation is read here)."""
     best = best_score(i.score for g in gens for i in g.individuals if i.complete)
     stored_last = gens[-1].index if gens else None
     last = int(run.config.get("generations", stored_last or 0))
