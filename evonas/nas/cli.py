@@ -321,7 +321,8 @@ FINETUNE_OPTIONS: tuple[tuple[str, Any, str, str], ...] = (
         "--reliable-step",
         float,
         "S",
-        "EDCWRN: lower both thresholds by S whenever fewer samples are reliable (default: 0.09)",
+        "EDCWRN: lower both thresholds by S whenever fewer samples are reliable, while both are "
+        "in [0, 1] (default: 0.09)",
     ),
 )
 

@@ -179,14 +179,16 @@ def nearest_neighbours(e: np.ndarray, k: int) -> np.ndarray:
 
 
 class _Thresholds:
-    """EDCWRN's reliability thresholds, lowered whenever the reliable set shrinks."""
+    """EDCWRN's reliability thresholds, lowered whenever the reliable set shrinks while both are in
+    [0, 1] (as the authors' notebook: from their start b1 = -0.9 every sample stays reliable)."""
 
     def __init__(self, start: float, step: float) -> None:
         self.b1, self.b2, self.step = start, start / 2, step
         self.previous = -1
 
     def update(self, count: int, first: bool) -> None:
-        if not first and count < self.previous:
+        in_range = 0 <= self.b1 <= 1 and 0 <= self.b2 <= 1
+        if not first and in_range and count < self.previous:
             self.b1, self.b2 = self.b1 - self.step, self.b2 - self.step
         self.previous = count
 
@@ -207,7 +209,10 @@ class _Clusterer(nn.Module):
     def loss(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         if self.cfg.method == "idec":  # KL(P || Q), per sample
             return (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(dim=1).mean()
-        return -(p * q.clamp_min(1e-12).log()).sum(dim=1).mean()  # cross-entropy
+        # cross-entropy as Keras computes it in the authors' notebook: Q normalised per sample and
+        # clipped to [1e-7, 1 - 1e-7]; unnormalised, its minimum pulls every centre onto every code
+        q = (q / q.sum(dim=1, keepdim=True)).clamp(1e-7, 1 - 1e-7)
+        return -(p * q.log()).sum(dim=1).mean()
 
 
 def _embed(model: nn.Module, xb: torch.Tensor, xn: torch.Tensor | None) -> torch.Tensor:
