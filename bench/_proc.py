@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _children(pid: int) -> list[int]:
@@ -77,3 +79,11 @@ def machine() -> dict[str, object]:
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
         "commit": commit,
     }
+
+
+def append_row(out: Path, doc: dict[str, Any], row: dict[str, Any]) -> None:
+    """Add ``row`` to a results document and write it at once, so a stopped benchmark keeps it."""
+    print(json.dumps(row), flush=True)
+    doc["rows"].append(row)
+    doc.update(machine())
+    out.write_text(json.dumps(doc, indent=2) + "\n")

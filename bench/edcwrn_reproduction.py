@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import machine
+from _proc import append_row
 
 from evonas.datasets import load_dataset
 from evonas.learn.augment import Augmentation
@@ -193,10 +193,7 @@ def main() -> None:
             continue
         print(f"seed {seed}", flush=True)
         row = one(x, y, args, seed)
-        print(json.dumps(row), flush=True)
-        doc["rows"].append(row)
-        doc.update(machine())
-        out.write_text(json.dumps(doc, indent=2) + "\n")
+        append_row(out, doc, row)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import machine
+from _proc import append_row
 
 from evonas.datasets import load_dataset, search_splits
 from evonas.export import read_bundle
@@ -118,10 +118,7 @@ def main() -> None:
                     continue
                 print(f"{protocol} {method} seed {seed}", flush=True)
                 row = one(args.bundle, args.work, args, protocol, method, seed)
-                print(json.dumps(row), flush=True)
-                doc["rows"].append(row)
-                doc.update(machine())
-                out.write_text(json.dumps(doc, indent=2) + "\n")
+                append_row(out, doc, row)
 
 
 if __name__ == "__main__":

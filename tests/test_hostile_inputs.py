@@ -81,6 +81,9 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 CASES = {
     "run": [
         (["run", "--lr", ""], 2, "--lr"),
+        (["run", "--rungs", "0.5,0.25"], 2, "--rungs"),
+        (["run", "--rungs", "half"], 2, "--rungs"),
+        (["run", "--rungs", "0.5,1"], 2, "--rungs"),
         (["run", "--population", "1000000"], 1, "'population'"),
         (
             ["run", "--population", "1"],

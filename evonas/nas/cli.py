@@ -181,7 +181,13 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--no-pruning", action="store_true",
         help="evaluate every candidate fully (default: offspring clearly worse than their parents "
-        "at the half-budget checkpoint stop there, status 'pruned')",
+        "at a checkpoint of the budget stop there, status 'pruned')",
+    )  # fmt: skip
+    run.add_argument(
+        "--rungs", type=_shares, metavar="SHARES",
+        help="successive halving: the shares of each evaluation's budget at which offspring are "
+        "checked against their parents there, e.g. 0.25,0.5 (default: 0.5); each must come after "
+        "500 optimiser steps",
     )  # fmt: skip
     run.add_argument(
         "--seed-genome", action="append", metavar="GENOME",
@@ -515,7 +521,22 @@ def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
     out |= {name: given for name, values in sections.items() if (given := _given(values))}
     if args.no_pruning:
         out["pruning"] = {"enabled": False}
+    elif args.rungs:
+        out["pruning"] = {"checkpoints": args.rungs}
     return out
+
+
+def _shares(text: str) -> tuple[float, ...]:
+    """``0.25,0.5`` -> (0.25, 0.5), for ``--rungs``."""
+    try:
+        shares = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected shares such as 0.25,0.5, got {text!r}") from None
+    if any(not 0 < v < 1 for v in shares) or list(shares) != sorted(set(shares)):
+        raise argparse.ArgumentTypeError(
+            f"expected increasing shares between 0 and 1 such as 0.25,0.5, got {text!r}"
+        )
+    return shares
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from evonas.genomes import Genome, Recipe, SearchSpace, crossover, mutate, rando
 from evonas.genomes.references import seed_genome
 from evonas.metrics import AVERAGED, Metrics
 from evonas.nas.config import RunConfig
-from evonas.nas.pruning import threshold
+from evonas.nas.pruning import thresholds
 from evonas.nas.selection import Individual, select_survivors, tournament
 from evonas.nas.status import RunProgress
 from evonas.nas.tracking import Tracker
@@ -116,10 +116,10 @@ class Search:
         eval_key: str = "",
         reuse: bool = False,
         weights: WeightStore | None = None,
-        checkpoint_epoch: int | None = None,
+        rung_epochs: Sequence[int] = (),
     ) -> None:
         self.config = config
-        self.checkpoint_epoch = checkpoint_epoch  # pruning checkpoint (None: no pruning)
+        self.rung_epochs = tuple(rung_epochs)  # pruning checkpoints (empty: no pruning)
         self.weights = weights
         self.eval_key = eval_key
         self.reuse = reuse
@@ -166,8 +166,8 @@ class Search:
                 candidates = self.initial(rng, self.config.n_offspring, operator="random")
             else:
                 candidates = self.offspring(population, rng)
-            bar = threshold([ind.record for ind in population], self.config.pruning)
-            records = self.evaluate(index, candidates, prune_below=bar)
+            bars = thresholds([ind.record for ind in population], self.config.pruning, self.rung_epochs)
+            records = self.evaluate(index, candidates, prune_below=bars)
             records = self.reevaluate(index, records)
             offspring = [
                 Individual(c.genome, r, self._multi) for c, r in zip(candidates, records, strict=True)
@@ -288,20 +288,21 @@ class Search:
             self.best = rec
 
     def evaluate(
-        self, index: int, candidates: Sequence[Candidate], prune_below: float | None = None
+        self, index: int, candidates: Sequence[Candidate], prune_below: Mapping[int, float] | None = None
     ) -> list[IndividualRecord]:
         """Evaluate candidates whose genome has no reusable evaluation in this run yet.
 
         Each finished evaluation is journaled as it arrives, and evaluations journaled by an
         earlier attempt at this generation (a crash) are taken, not re-run. With a pruning
-        checkpoint, evaluations scoring below ``prune_below`` there stop early.
+        checkpoints, evaluations scoring below ``prune_below[epoch]`` at a rung stop there.
         """
-        rung = Rung(epoch=self.checkpoint_epoch, prune_below=prune_below) if self.checkpoint_epoch else None
+        bars = prune_below or {}
+        rungs = tuple(Rung(epoch=e, prune_below=bars.get(e)) for e in self.rung_epochs)
         jobs: dict[str, EvalJob] = {}
         for c in candidates:
             h = c.genome.hash
             if h not in jobs and not (h in self.known and self.known[h].reusable):
-                jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h), rung)
+                jobs[h] = EvalJob(c.genome, evaluation_seed(self.config.seed, h), rungs)
         if self.reuse and jobs:  # evaluations stored by other runs under the same dataset and budget
             for h, rec in self.storage.find_evaluations(self.eval_key, list(jobs)).items():
                 self.known[h] = rec
@@ -403,7 +404,8 @@ def _record(c: Candidate, r: EvalResult) -> IndividualRecord:
     return IndividualRecord(
         hash=c.genome.hash, genome=c.genome.canonical_json(), parents=c.parents, operator=c.operator,
         status=EvalStatus(r.status), seed=r.seed, metrics=r.metrics, seconds=r.seconds, error=r.error,
-        node=r.node, device=r.device, rung_acc=r.rung_acc, pruned_at=r.pruned_at,
+        node=r.node, device=r.device, rung_acc=r.rung_acc, rung_scores=r.rung_scores,
+        pruned_at=r.pruned_at,
     )  # fmt: skip
 
 

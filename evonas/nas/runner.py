@@ -26,7 +26,7 @@ from evonas.genomes.references import seed_genome
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.evolution import Progress, Search
 from evonas.nas.presets import apply_preset, resolve_steps
-from evonas.nas.pruning import checkpoint_epoch
+from evonas.nas.pruning import rung_epochs
 from evonas.nas.steady import SteadyStateSearch
 from evonas.statuses import RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage, mask_password
@@ -327,18 +327,19 @@ def _evolve(
             weights = WeightStore(
                 config.weights_dir or default_weights_dir(config.db), config.keep_weights, run
             )
-            epoch = checkpoint_epoch(config.pruning, config.budget, len(fitness_data.x_train))
-            if config.pruning.enabled and epoch is None:
+            epochs = rung_epochs(config.pruning, config.budget, len(fitness_data.x_train))
+            if config.pruning.enabled and len(epochs) < len(config.pruning.checkpoints):
                 log.info(
-                    "pruning off for this run: its checkpoint would come before %d optimiser steps, "
-                    "too early for clustering scores to mean anything (raise --epochs)",
-                    config.pruning.min_steps,
-                )
+                    "pruning checkpoints dropped: %d of %d would come before %d optimiser steps, too "
+                    "early for clustering scores to mean anything (raise --steps); checked after epochs %s",
+                    len(config.pruning.checkpoints) - len(epochs), len(config.pruning.checkpoints),
+                    config.pruning.min_steps, list(epochs) or "none",
+                )  # fmt: skip
             kind = SteadyStateSearch if config.mode == "steady-state" else Search
             search = kind(
                 config, space, fitness_data.input_shape, storage, evaluator, progress,
                 eval_key=run.eval_key, reuse=reuse, weights=weights,
-                checkpoint_epoch=None if config.mode == "steady-state" else epoch,
+                rung_epochs=() if config.mode == "steady-state" else epochs,
             )  # fmt: skip
             with Heartbeat(storage, run.id):
                 search.run(run, history)

@@ -31,7 +31,8 @@ def individual_json(ind: IndividualRecord) -> dict[str, Any]:
         "seconds": ind.seconds,
         "seed": ind.seed,
         "node": ind.node,
-        "checkpoint_score": ind.rung_acc,
+        "checkpoint_score": ind.rung_acc,  # at the last rung reached
+        "rung_scores": {str(epoch): score for epoch, score in sorted(ind.rung_scores.items())},
         "pruned_at_epoch": ind.pruned_at,
         "evaluations": list(ind.evaluations),
     }

@@ -48,7 +48,8 @@ class IndividualRecord:
     error: str | None = None
     node: str | None = None
     device: str | None = None
-    rung_acc: float | None = None  # the objective at the pruning checkpoint (None: not measured)
+    rung_acc: float | None = None  # the objective at the last pruning checkpoint reached (None: none)
+    rung_scores: dict[int, float] = field(default_factory=dict)  # epoch -> objective, each checkpoint
     pruned_at: int | None = None  # the epoch training stopped at when pruned (copied by cached copies)
     evaluations: tuple[dict[str, Any], ...] = ()  # each seed's metrics when re-evaluated; metrics = mean
 

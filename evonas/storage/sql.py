@@ -123,6 +123,7 @@ class IndividualRow(Base):
     rung_acc: Mapped[float | None] = mapped_column(Float, nullable=True)
     pruned_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     evaluations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    rung_scores: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
 
 
@@ -428,6 +429,7 @@ class SQLStorage(RunStorage):
                 values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS} | ind.metrics.to_json()
                 row = IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)
                 row.evaluations = list(ind.evaluations) or None
+                row.rung_scores = {str(k): v for k, v in ind.rung_scores.items()} or None
                 gen.individuals.append(row)
 
     def load_generations(self, run_id: int) -> list[GenerationRecord]:
@@ -452,6 +454,7 @@ def _individual(row: IndividualRow) -> IndividualRecord:
     return IndividualRecord(
         parents=tuple(row.parents),
         evaluations=tuple(row.evaluations or ()),
+        rung_scores={int(k): float(v) for k, v in (row.rung_scores or {}).items()},
         metrics=Metrics.from_mapping({k: getattr(row, k) for k in Metrics.fields()}),
         **values | {"status": EvalStatus(row.status)},
     )

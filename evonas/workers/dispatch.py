@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class EvalJob:
     genome: Genome
     seed: int
-    rung: Rung | None = None  # the pruning checkpoint, if any
+    rungs: tuple[Rung, ...] = ()  # the pruning checkpoints, if any
 
 
 def _device_for_task() -> str:
@@ -49,7 +49,7 @@ def evaluate_task(
     seed: int,
     keep_weights: bool = False,
     timeout: float | None = None,
-    rung: Rung | None = None,
+    rungs: tuple[Rung, ...] = (),
     board: ray.actor.ActorHandle | None = None,
     key: str = "",
 ) -> EvalResult:
@@ -68,7 +68,7 @@ def evaluate_task(
             threads=max(1, int(cpus)),
             keep_weights=keep_weights,
             timeout=timeout,
-            rung=rung,
+            rungs=rungs,
             on_epoch=None if board is None else lambda done, total: board.post.remote(key, done, total),
         )
     finally:
@@ -222,7 +222,7 @@ class RayEvaluator:
         task = _remote_evaluate.options(num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial)
         return task.remote(  # type: ignore[call-arg]
             job.genome.canonical_json(), self._data_ref, self.budget, job.seed, self.keep_weights,
-            self.timeout, job.rung, self._board, key,
+            self.timeout, job.rungs, self._board, key,
         )  # fmt: skip
 
     def submit(self, job: EvalJob) -> int:

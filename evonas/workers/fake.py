@@ -18,7 +18,8 @@ from evonas.statuses import EvalStatus
 from evonas.workers.dispatch import EvalJob
 from evonas.workers.fitness import EvalResult
 
-CHECKPOINT_GAP = 0.05  # the score at the checkpoint is this much below the final one
+CHECKPOINT_GAP = 0.05  # the score at the first checkpoint is this much below the final one
+CHECKPOINT_JITTER = 0.04  # and moves by up to +-half this from rung to rung (ranks change)
 
 
 def _unit(*parts: object) -> float:
@@ -32,26 +33,34 @@ def fake_score(genome: Genome, seed: int) -> float:
     return 0.2 + 0.6 * _unit(genome.hash) + 0.02 * (_unit(genome.hash, seed) - 0.5)
 
 
+def fake_checkpoint_score(genome: Genome, seed: int, epoch: int, position: int, count: int) -> float:
+    """The fake score at the ``position``-th of ``count`` checkpoints (after ``epoch`` epochs)."""
+    gap = CHECKPOINT_GAP * (count - position) / count
+    return fake_score(genome, seed) - gap + CHECKPOINT_JITTER * (_unit(genome.hash, "rung", epoch) - 0.5)
+
+
 def fake_result(job: EvalJob, fail: Callable[[Genome], bool] = lambda g: False) -> EvalResult:
     """What the fake evaluator returns for one job."""
     if fail(job.genome):
         return EvalResult(status=EvalStatus.FAILED, error="gate: fake failure", seed=job.seed, seconds=1.0)
     score = fake_score(job.genome, job.seed)
     metrics = Metrics(acc=score, nmi=score - 0.1, ari=score - 0.2, recon_loss=0.1 - score / 10, params=1000)
-    rung = job.rung
-    if rung is None:
-        return EvalResult(status=EvalStatus.OK, metrics=metrics, seed=job.seed, seconds=1.0)
-    at_checkpoint = score - CHECKPOINT_GAP
-    if rung.prune_below is not None and at_checkpoint < rung.prune_below:
-        early = metrics.model_copy(update={"acc": at_checkpoint})
-        return EvalResult(
-            status=EvalStatus.PRUNED, metrics=early, rung_acc=at_checkpoint, pruned_at=rung.epoch,
-            error=f"pruned: score {at_checkpoint:.4f} is below {rung.prune_below:.4f}", seed=job.seed,
-            seconds=0.5,
-        )  # fmt: skip
+    scores: dict[int, float] = {}
+    rungs = sorted(job.rungs, key=lambda r: r.epoch)
+    for i, rung in enumerate(rungs):  # the score climbs to the final one over the checkpoints
+        at_checkpoint = fake_checkpoint_score(job.genome, job.seed, rung.epoch, i, len(rungs))
+        scores[rung.epoch] = at_checkpoint
+        if rung.prune_below is not None and at_checkpoint < rung.prune_below:
+            early = metrics.model_copy(update={"acc": at_checkpoint})
+            return EvalResult(
+                status=EvalStatus.PRUNED, metrics=early, rung_acc=at_checkpoint, rung_scores=scores,
+                pruned_at=rung.epoch, seed=job.seed, seconds=0.5 * (i + 1) / len(rungs),
+                error=f"pruned: score {at_checkpoint:.4f} is below {rung.prune_below:.4f}",
+            )  # fmt: skip
     return EvalResult(
-        status=EvalStatus.OK, metrics=metrics, rung_acc=at_checkpoint, seed=job.seed, seconds=1.0
-    )
+        status=EvalStatus.OK, metrics=metrics, rung_acc=scores[rungs[-1].epoch] if rungs else None,
+        rung_scores=scores, seed=job.seed, seconds=1.0,
+    )  # fmt: skip
 
 
 class FakeEvaluator:

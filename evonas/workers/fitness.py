@@ -10,7 +10,7 @@ here raises for a bad genome, so one candidate never kills a generation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,10 +85,10 @@ class Budget(BaseModel):
 
 
 class Rung(BaseModel):
-    """The pruning checkpoint of one evaluation: after ``epoch`` epochs the partition of the
-    validation codes is scored; below ``prune_below`` the evaluation stops there (``pruned``).
-    Scoring the checkpoint does not change the training: a candidate that goes on ends exactly
-    as it would have without the checkpoint."""
+    """One pruning checkpoint of an evaluation (successive halving has several): after ``epoch``
+    epochs the partition of the validation codes is scored; below ``prune_below`` the evaluation
+    stops there (``pruned``). Scoring a checkpoint does not change the training: a candidate that
+    goes on ends exactly as it would have without it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -121,7 +121,8 @@ class EvalResult(BaseModel):
 
     status: Status
     metrics: Metrics = Field(default_factory=Metrics)
-    rung_acc: float | None = None
+    rung_acc: float | None = None  # the score at the last checkpoint reached
+    rung_scores: dict[int, float] = Field(default_factory=dict)  # epoch -> score, every checkpoint
     pruned_at: int | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -154,7 +155,7 @@ class _Pruned(Exception):
 class _Failure(Exception):
     """Internal: an evaluation outcome that is a failure of the genome, with partial metrics."""
 
-    def __init__(self, message: str, **partial: float | int | None) -> None:
+    def __init__(self, message: str, **partial: Any) -> None:
         super().__init__(message)
         self.partial = partial
 
@@ -169,15 +170,16 @@ def evaluate_genome(
     threads: int | None = None,
     keep_weights: bool = False,
     timeout: float | None = None,
-    rung: Rung | None = None,
+    rungs: Sequence[Rung] = (),
     on_epoch: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """Train and score one genome. Deterministic for a given seed and thread count on the CPU.
 
     With ``keep_weights`` a successful result carries the trained weights (safetensors bytes).
     An evaluation still training after ``timeout`` seconds stops and fails as an infrastructure
-    failure (never reused as the genome's fitness). With a ``rung``, the objective is also
-    measured at its checkpoint (``rung_acc``) and the evaluation is pruned there when below.
+    failure (never reused as the genome's fitness). With ``rungs``, the objective is also
+    measured at each checkpoint (``rung_scores``) and the evaluation is pruned at the first one
+    it falls below.
     ``on_epoch(done, total)`` is called after each training epoch (progress for the driver).
     """
     start = time.perf_counter()
@@ -186,7 +188,7 @@ def evaluate_genome(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rung, on_epoch)
+        values = _evaluate(genome, data, budget, seed, device, keep_weights, deadline, rungs, on_epoch)
         status = EvalStatus.OK
         error = None
     except _Pruned as exc:
@@ -200,7 +202,7 @@ def evaluate_genome(
     except Exception as exc:  # any error of the candidate is its result, never the run's
         values, status, error = {}, EvalStatus.FAILED, f"{type(exc).__name__}: {exc}"
     metrics = Metrics.from_mapping(values)
-    extra = {k: values[k] for k in ("rung_acc", "pruned_at", "weights") if k in values}
+    extra = {k: values[k] for k in ("rung_acc", "rung_scores", "pruned_at", "weights") if k in values}
     return EvalResult(
         status=status,
         metrics=metrics,
@@ -222,7 +224,7 @@ def _evaluate(
     device: str,
     keep_weights: bool,
     deadline: float | None = None,
-    rung: Rung | None = None,
+    rungs: Sequence[Rung] = (),
     on_epoch: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     if isinstance(genome, str):
@@ -239,11 +241,13 @@ def _evaluate(
     x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True)).to(device, memory_format=fmt)
     baseline = float(((x_val - x_train.mean(dim=0, keepdim=True)) ** 2).mean())
     checkpoint: dict[str, Any] = {}
+    rung_at = {r.epoch: r for r in rungs if r.epoch < budget.epochs}
 
     def at_epoch(epoch: int, _loss: float) -> None:
         if on_epoch is not None:
             on_epoch(epoch, budget.epochs)
-        if rung is None or epoch != rung.epoch or epoch >= budget.epochs:
+        rung = rung_at.get(epoch)
+        if rung is None:
             return
         recon, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)
         model.train()
@@ -256,11 +260,13 @@ def _evaluate(
             return
         objective = Metrics.from_mapping(scores).objective
         checkpoint["rung_acc"] = objective
+        if objective is not None:
+            checkpoint["rung_scores"] = {**checkpoint.get("rung_scores", {}), epoch: objective}
         if rung.prune_below is not None and objective is not None and objective < rung.prune_below:
             raise _Pruned(
                 f"pruned after epoch {epoch}/{budget.epochs}: score {objective:.4f} is below the "
                 f"generation's threshold {rung.prune_below:.4f}",
-                **scores, rung_acc=objective, pruned_at=epoch, recon_loss=recon,
+                **scores, **checkpoint, pruned_at=epoch, recon_loss=recon,
                 baseline_loss=baseline, params=report.params,
             )  # fmt: skip
 
@@ -273,7 +279,7 @@ def _evaluate(
     except TrainingDiverged as exc:
         raise _Failure(str(exc), params=report.params) from None
     recon, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)
-    partial: dict[str, float | int | None] = {
+    partial: dict[str, Any] = {
         "recon_loss": recon,
         "baseline_loss": baseline,
         "params": report.params,

@@ -4,7 +4,7 @@ import pytest
 
 from evonas.nas import RunConfig, Search, best_individual
 from evonas.nas.evolution import evaluation_seed
-from evonas.nas.pruning import PruningConfig, checkpoint_epoch, threshold
+from evonas.nas.pruning import PruningConfig, rung_epochs, thresholds
 from evonas.storage import SQLStorage
 from evonas.workers import RayEvaluator
 
@@ -21,9 +21,9 @@ def _run(tmp_path, digits_data, name: str, seed: int, **overrides):
     space = SearchSpace.preset_for(digits_data.input_shape).model_copy(update={"max_channels": 16})
     storage = SQLStorage(config.db)
     run = storage.create_run(name, config.model_dump(mode="json"), seed)
-    epoch = checkpoint_epoch(config.pruning, TINY_BUDGET, len(digits_data.x_train))
+    epochs = rung_epochs(config.pruning, TINY_BUDGET, len(digits_data.x_train))
     with RayEvaluator(digits_data, TINY_BUDGET) as evaluator:
-        search = Search(config, space, digits_data.input_shape, storage, evaluator, checkpoint_epoch=epoch)
+        search = Search(config, space, digits_data.input_shape, storage, evaluator, rung_epochs=epochs)
         search.run(run)
     storage.update_run(run.id, "finished")
     gens = storage.load_generations(run.id)
@@ -104,8 +104,8 @@ def test_the_best_new_candidates_are_evaluated_again_with_a_second_seed(tmp_path
 def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
     tmp_path, digits_data, ray_cluster
 ):
-    # a strict bar (the best parent's checkpoint score) so that this small run prunes
-    pruning = PruningConfig(min_steps=0, quantile=1.0, margin=0.0)
+    # a strict bar (the best parent's score at each of two rungs) so that this small run prunes
+    pruning = PruningConfig(checkpoints=(0.2, 0.6), min_steps=0, quantile=1.0, margin=0.0)
     gens, search = _run(tmp_path, digits_data, "prune", seed=4, generations=3, pruning=pruning, reevaluate=0)
     latest = {}
     assert any(i.status == "pruned" for g in gens for i in g.individuals)  # the strict bar did prune
@@ -114,14 +114,14 @@ def test_offspring_clearly_worse_at_the_checkpoint_are_pruned_and_rank_last(
         if g.index == 0:
             assert all(i.status != "pruned" for i in g.individuals)  # no parents, no bar
         else:
-            bar = threshold([latest[h] for h in gens[g.index - 1].population], pruning)
+            bars = thresholds([latest[h] for h in gens[g.index - 1].population], pruning, (1, 3))
             for ind in (i for i in g.individuals if i.status != "cached"):
-                if bar is None:  # fewer than two parents with a checkpoint score: no bar, no pruning
-                    assert ind.status != "pruned"
-                elif ind.status == "pruned":
-                    assert ind.pruned_at == 2 and ind.rung_acc < bar and ind.metrics.acc == ind.rung_acc
+                if ind.status == "pruned":  # below the bar of the rung it stopped at (epoch 1 or 3)
+                    rung = ind.pruned_at
+                    assert rung in bars and ind.rung_scores[rung] < bars[rung]
+                    assert ind.metrics.acc == ind.rung_acc == ind.rung_scores[rung]
                 elif ind.status == "ok":
-                    assert ind.rung_acc >= bar
+                    assert all(ind.rung_scores[e] >= bars.get(e, -1.0) for e in (1, 3))
         for i in g.individuals:
             latest.setdefault(i.hash, i)
         # selection: a pruned individual survives only when there are too few complete ones

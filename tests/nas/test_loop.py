@@ -8,23 +8,24 @@ import itertools
 import pytest
 
 from evonas.genomes import Genome, Recipe, SearchSpace
+from evonas.metrics import Metrics
 from evonas.nas import RunConfig, Search, best_individual
 from evonas.nas.evolution import evaluation_seed
-from evonas.nas.pruning import PruningConfig
+from evonas.nas.pruning import PruningConfig, thresholds
 from evonas.storage import SQLStorage
-from evonas.workers.fake import CHECKPOINT_GAP, FakeEvaluator, fake_score
+from evonas.workers.fake import FakeEvaluator, fake_checkpoint_score
 
 SHAPE = (1, 8, 8)
 SPACE = SearchSpace.preset_for(SHAPE)
 
 
-def _search(tmp_path, name="r", evaluator=None, checkpoint_epoch=None, **options):
+def _search(tmp_path, name="r", evaluator=None, rung_epochs=(), **options):
     config = RunConfig(
         name=name, db=str(tmp_path / "loop.db"), **{"population": 6, "generations": 4, **options}
     )
     storage = SQLStorage(config.db)
     evaluator = evaluator or FakeEvaluator()
-    search = Search(config, SPACE, SHAPE, storage, evaluator, checkpoint_epoch=checkpoint_epoch)
+    search = Search(config, SPACE, SHAPE, storage, evaluator, rung_epochs=rung_epochs)
     return config, storage, search
 
 
@@ -65,8 +66,10 @@ def test_the_best_two_of_each_generation_get_a_second_seed_and_their_mean(tmp_pa
         assert ind.metrics.acc == pytest.approx(sum(e["acc"] for e in ind.evaluations) / 2)
 
 
-def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp_path):
-    config, storage, search = _search(tmp_path, name="whole")
+@pytest.mark.parametrize("rungs", [(), (2, 4)], ids=["no-pruning", "two-rungs"])
+def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp_path, rungs):
+    pruning = PruningConfig(quantile=0.5, margin=0.0)
+    config, storage, search = _search(tmp_path, name="whole", rung_epochs=rungs, pruning=pruning)
     whole = storage.create_run("whole", config.model_dump(mode="json"), 0)
     search.run(whole)
     expected = _fingerprint(storage.load_generations(whole.id))
@@ -81,12 +84,19 @@ def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp
     first = Interrupting()
     cut = storage.create_run("cut", config2.model_dump(mode="json"), 0)
     with pytest.raises(KeyboardInterrupt):
-        Search(config2, SPACE, SHAPE, storage, first).run(cut)
+        Search(config2, SPACE, SHAPE, storage, first, rung_epochs=rungs).run(cut)
     stored = storage.load_generations(cut.id)
     assert 0 < len(stored) < 5
     second = FakeEvaluator()
-    Search(config2, SPACE, SHAPE, storage, second).run(cut, stored)
-    assert _fingerprint(storage.load_generations(cut.id)) == expected
+    Search(config2, SPACE, SHAPE, storage, second, rung_epochs=rungs).run(cut, stored)
+    resumed = storage.load_generations(cut.id)
+    assert _fingerprint(resumed) == expected
+    if rungs:  # the rungs repeat exactly: the same candidates pruned at the same rung
+        assert any(i.status == "pruned" for g in resumed for i in g.individuals)
+        pruned_at = [(i.hash, i.pruned_at, i.rung_scores) for g in resumed for i in g.individuals]
+        whole_pruned = [(i.hash, i.pruned_at, i.rung_scores) for g in storage.load_generations(whole.id)
+                        for i in g.individuals]  # fmt: skip
+        assert pruned_at == whole_pruned
     done_before = {(j.genome.hash, j.seed) for j in first.calls}
     assert not done_before & {(j.genome.hash, j.seed) for j in second.calls}  # nothing journaled re-run
 
@@ -115,7 +125,7 @@ def test_journaled_evaluations_of_an_unfinished_generation_are_taken_not_rerun(t
 
 def test_offspring_below_the_parents_checkpoint_bar_are_pruned_and_never_best(tmp_path):
     config, storage, search = _search(
-        tmp_path, checkpoint_epoch=2, pruning=PruningConfig(quantile=0.5, margin=0.0), reevaluate=0
+        tmp_path, rung_epochs=(2,), pruning=PruningConfig(quantile=0.5, margin=0.0), reevaluate=0
     )
     run = storage.create_run("r", config.model_dump(mode="json"), 0)
     search.run(run)
@@ -126,13 +136,66 @@ def test_offspring_below_the_parents_checkpoint_bar_are_pruned_and_never_best(tm
     assert all(i.status != "pruned" for i in gens[0].individuals)  # generation 0 has no parents
     best = best_individual(gens)
     assert best is not None and best.status != "pruned" and best.pruned_at is None
-    assert all(i.rung_acc == pytest.approx(fake_score_of(i) - CHECKPOINT_GAP) for i in pruned)
+    assert all(i.rung_acc == pytest.approx(fake_rung_score_of(i, 2)) for i in pruned)
 
 
-def fake_score_of(record):
-    from evonas.genomes import Genome
+def test_successive_halving_prunes_at_each_rung_against_the_parents_scores_there(tmp_path):
+    pruning = PruningConfig(checkpoints=(0.25, 0.5), quantile=0.75, margin=0.0)
+    config, storage, search = _search(tmp_path, rung_epochs=(2, 4), pruning=pruning, reevaluate=0,
+                                      generations=6)  # fmt: skip
+    run = storage.create_run("r", config.model_dump(mode="json"), 0)
+    search.run(run)
+    gens = storage.load_generations(run.id)
+    latest: dict = {}
+    at = {2: 0, 4: 0}
+    for g in gens:
+        if g.index:
+            parents = [latest[h] for h in gens[g.index - 1].population]
+            bars = thresholds(parents, pruning, (2, 4))
+            for ind in (i for i in g.individuals if i.status in ("ok", "pruned")):
+                if ind.status == "pruned":  # below the bar of the rung it stopped at, above earlier ones
+                    at[ind.pruned_at] += 1
+                    assert ind.rung_scores[ind.pruned_at] < bars[ind.pruned_at]
+                    assert all(ind.rung_scores[e] >= bars.get(e, -1) for e in (2, 4) if e < ind.pruned_at)
+                    assert set(ind.rung_scores) == {e for e in (2, 4) if e <= ind.pruned_at}
+                else:
+                    assert set(ind.rung_scores) == {2, 4}
+                    assert all(ind.rung_scores[e] >= bars.get(e, -1) for e in (2, 4))
+        else:
+            assert all(set(i.rung_scores) == {2, 4} for i in g.individuals)
+        for i in g.individuals:
+            latest.setdefault(i.hash, i)
+    assert at[2] > 0 and at[4] > 0, f"both rungs must prune for this test to test them: {at}"
 
-    return fake_score(Genome.from_json(record.genome), record.seed)
+
+def test_old_single_checkpoint_configs_and_records_keep_their_bar():
+    old = PruningConfig.model_validate({"enabled": True, "checkpoint": 0.5, "min_steps": 500,
+                                        "quantile": 0.5, "margin": 0.02})  # fmt: skip
+    assert old.checkpoints == (0.5,)
+    from evonas.storage import IndividualRecord
+
+    parents = [
+        IndividualRecord(
+            hash=str(i),
+            genome="{}",
+            parents=(),
+            operator="init",
+            status="ok",
+            seed=0,
+            metrics=Metrics(acc=0.5 + i / 10),
+            rung_acc=0.4 + i / 10,
+        )
+        for i in range(3)
+    ]  # fmt: skip  (stored before rung_scores existed)
+    assert thresholds(parents, old, (4,)) == {4: pytest.approx(0.5 - 0.02)}
+    with pytest.raises(ValueError, match="increasing"):
+        PruningConfig(checkpoints=(0.5, 0.25))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        PruningConfig(checkpoints=(0.5, 1.0))
+
+
+def fake_rung_score_of(record, epoch):
+    return fake_checkpoint_score(Genome.from_json(record.genome), record.seed, epoch, 0, 1)
 
 
 def test_failed_candidates_are_stored_with_their_error_and_never_ranked(tmp_path):

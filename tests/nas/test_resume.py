@@ -48,6 +48,7 @@ def essence(gens: list[GenerationRecord]) -> list:
                     i.metrics,
                     i.error,
                     i.rung_acc,
+                    i.rung_scores,
                     i.pruned_at,
                     [{k: v for k, v in e.items() if k != "seconds"} for e in i.evaluations],
                 )

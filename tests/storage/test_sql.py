@@ -41,9 +41,11 @@ def test_round_trip(storage):
         1,
         ("a", "c"),
         (
-            _ind("c", acc=0.9, rung_acc=0.7, evaluations=twice),
+            _ind("c", acc=0.9, rung_acc=0.7, rung_scores={2: 0.6, 4: 0.7}, evaluations=twice),
             _ind("a", status="cached"),
-            _ind("d", acc=0.3, status="pruned", rung_acc=0.3, pruned_at=2, error="pruned"),
+            _ind(
+                "d", acc=0.3, status="pruned", rung_acc=0.3, rung_scores={2: 0.3}, pruned_at=2, error="pruned"
+            ),
             _ind("e", acc=None, silhouette=0.2),
         ),
         1.0,

@@ -97,32 +97,40 @@ def test_channels_last_is_automatic_for_larger_images_and_trains_the_same_model(
     )  # same training, another memory layout
 
 
-def test_the_pruning_checkpoint_does_not_change_a_full_evaluation(digits_data):
+def test_the_pruning_checkpoints_do_not_change_a_full_evaluation(digits_data):
     plain = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1)
-    checked = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2))
+    rungs = (Rung(epoch=1), Rung(epoch=3))
+    checked = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rungs=rungs)
     assert plain.status == checked.status == "ok"
     assert checked.metrics == plain.metrics
-    assert plain.rung_acc is None and 0.0 < checked.rung_acc <= 1.0
+    assert plain.rung_acc is None and plain.rung_scores == {}
+    assert set(checked.rung_scores) == {1, 3} and all(0.0 < v <= 1.0 for v in checked.rung_scores.values())
+    assert checked.rung_acc == checked.rung_scores[3]  # the last checkpoint reached
     assert checked.pruned_at is None
 
 
-def test_below_the_threshold_at_the_checkpoint_is_pruned_with_its_figures(digits_data):
-    full = evaluate_genome(SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2))
+def test_below_the_threshold_at_a_rung_is_pruned_there_with_its_figures(digits_data):
+    full = evaluate_genome(
+        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rungs=(Rung(epoch=1), Rung(epoch=3))
+    )
+    first, second = full.rung_scores[1], full.rung_scores[3]
     cut = evaluate_genome(
-        SMALL,
-        digits_data,
-        TINY_BUDGET,
-        seed=3,
-        threads=1,
-        rung=Rung(epoch=2, prune_below=full.rung_acc + 1e-9),
-    )
-    assert cut.status == "pruned" and cut.pruned_at == 2
-    assert cut.metrics.acc == cut.rung_acc == full.rung_acc  # the figures it reached at the checkpoint
+        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1,
+        rungs=(Rung(epoch=1, prune_below=first), Rung(epoch=3, prune_below=second + 1e-9)),
+    )  # fmt: skip
+    assert cut.status == "pruned" and cut.pruned_at == 3  # passed the first rung, stopped at the second
+    assert cut.rung_scores == full.rung_scores
+    assert cut.metrics.acc == cut.rung_acc == second  # the figures it reached at that checkpoint
     assert cut.metrics.recon_loss is not None and cut.metrics.recon_loss > full.metrics.recon_loss
-    assert "pruned after epoch 2/5" in cut.error
-    kept = evaluate_genome(
-        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rung=Rung(epoch=2, prune_below=full.rung_acc)
+    assert "pruned after epoch 3/5" in cut.error
+    early = evaluate_genome(
+        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rungs=(Rung(epoch=1, prune_below=first + 1e-9),)
     )
+    assert early.status == "pruned" and early.pruned_at == 1 and early.rung_scores == {1: first}
+    kept = evaluate_genome(
+        SMALL, digits_data, TINY_BUDGET, seed=3, threads=1,
+        rungs=(Rung(epoch=1, prune_below=first), Rung(epoch=3, prune_below=second)),
+    )  # fmt: skip
     assert kept.status == "ok" and kept.metrics == full.metrics  # at the threshold is not below it
 
 
