@@ -140,7 +140,9 @@ def one(x: torch.Tensor, y: np.ndarray, args: argparse.Namespace, seed: int) -> 
     k = len(np.unique(y))
     before = heads(codes(model, x), y, k, seed)
     print(f"  pre-trained: {json.dumps(before)}", flush=True)
-    cfg = FinetuneConfig.for_method("edcwrn", Augmentation(), max_iterations=args.iterations)
+    cfg = FinetuneConfig.for_method(
+        "edcwrn", Augmentation(), max_iterations=args.iterations, feature_beta=args.feature_beta
+    )
     start = time.perf_counter()
     result = finetune(
         model, x, k, cfg, seed,
@@ -172,6 +174,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated")
     parser.add_argument("--pretrain-epochs", type=int, default=40)
     parser.add_argument("--iterations", type=int, default=8000, help="fine-tuning cap")
+    parser.add_argument(
+        "--feature-beta", type=float, default=2.0,
+        help="EDCWRN's beta (a large one, e.g. 100, keeps the weights near uniform, as the notebook trains)",
+    )  # fmt: skip
     parser.add_argument("--limit", type=int, default=0, help="first N images only (a smoke test)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--work", type=Path, default=Path("bench-work/edcwrn"))
@@ -187,9 +193,9 @@ def main() -> None:
     out = RESULTS / args.out
     doc = json.loads(out.read_text()) if out.exists() else {"rows": []}
     for seed in (int(s) for s in args.seeds.split(",")):
-        key = (seed, args.pretrain_epochs, args.iterations, len(x))
-        if any((r["seed"], r["pretrain_epochs"], r["settings"]["max_iterations"], r["images"]) == key
-               for r in doc["rows"]):  # fmt: skip
+        key = (seed, args.pretrain_epochs, args.iterations, len(x), args.feature_beta)
+        if any((r["seed"], r["pretrain_epochs"], r["settings"]["max_iterations"], r["images"],
+                r["settings"]["feature_beta"]) == key for r in doc["rows"]):  # fmt: skip
             continue
         print(f"seed {seed}", flush=True)
         row = one(x, y, args, seed)
