@@ -532,11 +532,12 @@ def _shares(text: str) -> tuple[float, ...]:
         shares = tuple(float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected shares such as 0.25,0.5, got {text!r}") from None
-    if any(not 0 < v < 1 for v in shares) or list(shares) != sorted(set(shares)):
-        raise argparse.ArgumentTypeError(
-            f"expected increasing shares between 0 and 1 such as 0.25,0.5, got {text!r}"
-        )
-    return shares
+    from evonas.nas.pruning import check_checkpoints
+
+    try:
+        return check_checkpoints(shares)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (e.g. 0.25,0.5)") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -60,11 +60,16 @@ class PruningConfig(BaseModel):
     @field_validator("checkpoints")
     @classmethod
     def _shares(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(not 0 < c < 1 for c in value):
-            raise ValueError(f"each checkpoint must be a share of the budget between 0 and 1, got {value}")
-        if list(value) != sorted(set(value)):
-            raise ValueError(f"checkpoints must be increasing and distinct, got {value}")
-        return value
+        return check_checkpoints(value)
+
+
+def check_checkpoints(value: tuple[float, ...]) -> tuple[float, ...]:
+    """Rungs are increasing, distinct shares of the budget strictly between 0 and 1."""
+    if any(not 0 < c < 1 for c in value):
+        raise ValueError(f"each checkpoint must be a share of the budget between 0 and 1, got {value}")
+    if list(value) != sorted(set(value)):
+        raise ValueError(f"checkpoints must be increasing and distinct, got {value}")
+    return value
 
 
 def rung_epochs(pruning: PruningConfig, budget: Budget, n_train: int) -> tuple[int, ...]:
