@@ -87,3 +87,16 @@ def append_row(out: Path, doc: dict[str, Any], row: dict[str, Any]) -> None:
     doc["rows"].append(row)
     doc.update(machine())
     out.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def merge_row(out: Path, key: str, row: dict[str, Any]) -> None:
+    """Set ``runs[key]`` of a results document under an exclusive lock, so benchmark processes run
+    side by side never overwrite each other's rows (read, update and write happen while locked)."""
+    import fcntl
+
+    out.parent.mkdir(exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = json.loads(out.read_text()) if out.exists() else {"runs": {}}
+        doc["runs"][key] = {**row, **machine()}
+        out.write_text(json.dumps(doc, indent=2) + "\n")

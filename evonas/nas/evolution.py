@@ -33,6 +33,7 @@ from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 from evonas.storage.weights import WeightStore
 from evonas.workers import EvalJob, EvalResult, Rung
+from evonas.workers.dispatch import FollowUp
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,11 @@ class Evaluator(Protocol):
         jobs: Sequence[EvalJob],
         on_result: Callable[[int, EvalResult], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        follow_up: FollowUp | None = None,
     ) -> list[EvalResult]:
         """Results in job order; ``on_result(i, result)`` as each finishes, ``on_tick()`` now and
-        then while none does."""
+        then while none does; ``follow_up(remaining)`` after each of ``jobs`` finishes may add
+        jobs to the batch (indices after ``jobs``)."""
         ...
 
     def in_flight(self) -> list[tuple[int, int]]:
@@ -132,6 +135,7 @@ class Search:
         self.best: IndividualRecord | None = None
         self.tracker = Tracker("", config.generations, config.n_offspring + config.reevaluate)
         self._run_id = -1
+        self._second: dict[str, EvalResult] = {}  # second seeds finished early in this generation
         self.stop_reason: str | None = None  # why the loop stopped before config.generations
 
     # -- the loop ------------------------------------------------------------------------
@@ -311,7 +315,8 @@ class Search:
             index, len(candidates), len(candidates) - len(jobs), len(jobs), self.evaluator.slots
         )
         self.storage.update_progress(self._run_id, stored.to_json())
-        results = self._run_jobs(index, list(jobs.values()))
+        early = self._early_second_seeds(index, candidates)
+        results = self._run_jobs(index, list(jobs.values()), early=early)
 
         records = []
         for c in candidates:
@@ -325,9 +330,17 @@ class Search:
             self._offer_best(record)
         return records
 
-    def _run_jobs(self, index: int, jobs: list[EvalJob], suffix: str = "") -> dict[str, EvalResult]:
+    def _run_jobs(
+        self,
+        index: int,
+        jobs: list[EvalJob],
+        suffix: str = "",
+        early: Callable[[Mapping[str, EvalResult], int], list[EvalJob]] | None = None,
+    ) -> dict[str, EvalResult]:
         """Results by hash: journaled ones (an earlier attempt at this generation) and new ones,
-        journaled as they arrive under ``hash + suffix``."""
+        journaled as they arrive under ``hash + suffix``. ``early(results so far, jobs left)``
+        may start second seeds within the batch (kept in ``self._second``, journaled under
+        ``hash + REPLICATE``)."""
         results: dict[str, EvalResult] = {}
         if jobs:
             journal = self.storage.load_journal(self._run_id, index)
@@ -338,35 +351,89 @@ class Search:
         todo = [job for job in jobs if job.genome.hash not in results]
         for result in results.values():  # journaled by an earlier attempt: done already
             self.tracker.finished(result, new=False)
+        seconds: list[EvalJob] = []  # second seeds started within this batch
 
         def on_result(i: int, result: EvalResult) -> None:
-            h = todo[i].genome.hash
+            first = i < len(todo)
+            h = todo[i].genome.hash if first else seconds[i - len(todo)].genome.hash
             payload = result.model_dump_json(exclude={"weights"})
-            self.storage.journal_evaluation(self._run_id, index, h + suffix, payload)
-            if self.weights is not None and not suffix and result.status == EvalStatus.OK:
-                self.weights.offer(h, result.metrics.objective, result.weights)
+            key = h + (suffix if first else REPLICATE)
+            self.storage.journal_evaluation(self._run_id, index, key, payload)
+            if first:
+                results[h] = result
+                if self.weights is not None and not suffix and result.status == EvalStatus.OK:
+                    self.weights.offer(h, result.metrics.objective, result.weights)
+            else:
+                self._second[h] = result
             self.tracker.finished(result, new=True)
             self._show()
 
+        def follow_up(remaining: int) -> list[EvalJob]:
+            extra = early(results, remaining) if early is not None else []
+            if extra:
+                seconds.extend(extra)
+                stored = self.tracker.more_evaluations(len(extra))
+                self.storage.update_progress(self._run_id, stored.to_json())
+            return extra
+
         self._show()
-        for job, result in zip(todo, self.evaluator.evaluate(todo, on_result, self._show), strict=True):
-            results[job.genome.hash] = result
+        if todo:
+            self.evaluator.evaluate(todo, on_result, self._show, follow_up if early is not None else None)
         return results
+
+    def _early_second_seeds(
+        self, index: int, candidates: Sequence[Candidate]
+    ) -> Callable[[Mapping[str, EvalResult], int], list[EvalJob]] | None:
+        """Second seeds that may start while the generation's last evaluations still run (a
+        slot the barrier would leave idle): a finished candidate ranked ``p``-th among those
+        finished, with ``r`` still running, is certain to be among the ``reevaluate`` best once
+        all are in when ``p + r <= reevaluate`` (the ``r`` can only rank above it). Only such
+        certain ones start, so the generation's outcome is exactly what it would be without
+        them: nothing is speculative, nothing wasted."""
+        k = self.config.reevaluate
+        self._second = {}
+        if k == 0:
+            return None
+        journal = self.storage.load_journal(self._run_id, index)
+        started = {key[: -len(REPLICATE)] for key in journal if key.endswith(REPLICATE)}
+        order = list(dict.fromkeys(c.genome.hash for c in candidates))
+        by_hash = {c.genome.hash: c for c in reversed(candidates)}  # the first candidate of each hash
+
+        def early(results: Mapping[str, EvalResult], remaining: int) -> list[EvalJob]:
+            if remaining >= k:
+                return []
+            done = [_record(by_hash[h], results[h]) for h in order if h in results]
+            certain = ranking.ranked(r for r in done if r.status == EvalStatus.OK)[: k - remaining]
+            jobs = [
+                EvalJob(Genome.from_json(r.genome), evaluation_seed(self.config.seed, r.hash, 1))
+                for r in certain
+                if r.hash not in started
+            ]
+            started.update(job.genome.hash for job in jobs)
+            return jobs
+
+        return early
 
     def reevaluate(self, index: int, records: list[IndividualRecord]) -> list[IndividualRecord]:
         """Evaluate the ``config.reevaluate`` best new candidates of the generation again with a
         second seed (full budget, never pruned); their metrics become the mean of both and both
         evaluations are kept in ``evaluations``. Seed-to-seed noise (0.01-0.03 ACC) is as large
-        as the gaps between typical candidates: a lucky draw is not trusted on its own."""
+        as the gaps between typical candidates: a lucky draw is not trusted on its own. Second
+        seeds that started early (:meth:`_early_second_seeds`) are taken, not run again."""
         fresh = [r for r in records if r.status == EvalStatus.OK and not r.evaluations]
         best = ranking.ranked(fresh)[: self.config.reevaluate]
         if not best:
             return records
+        results = {r.hash: self._second[r.hash] for r in best if r.hash in self._second}
         jobs = [
-            EvalJob(Genome.from_json(r.genome), evaluation_seed(self.config.seed, r.hash, 1)) for r in best
+            EvalJob(Genome.from_json(r.genome), evaluation_seed(self.config.seed, r.hash, 1))
+            for r in best
+            if r.hash not in results
         ]
-        self.storage.update_progress(self._run_id, self.tracker.more_evaluations(len(jobs)).to_json())
-        results = self._run_jobs(index, jobs, REPLICATE)
+        if jobs:
+            self.storage.update_progress(self._run_id, self.tracker.more_evaluations(len(jobs)).to_json())
+            results |= self._run_jobs(index, jobs, REPLICATE)
+        self._second = {}
         merged = {r.hash: _merge(r, results[r.hash]) for r in best}
         for rec in merged.values():
             self.known[rec.hash] = rec

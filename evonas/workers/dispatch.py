@@ -33,6 +33,11 @@ class EvalJob:
     rungs: tuple[Rung, ...] = ()  # the pruning checkpoints, if any
 
 
+FollowUp = Callable[[int], Sequence[EvalJob]]
+"""Called by ``evaluate`` after each job of the batch finishes, with how many have not: more jobs
+to run in the same batch (the generational loop starts second seeds this way)."""
+
+
 def _device_for_task() -> str:
     """CUDA when Ray assigned this task a GPU and torch can see one; the CPU otherwise."""
     import torch
@@ -263,30 +268,47 @@ class RayEvaluator:
         jobs: Sequence[EvalJob],
         on_result: Callable[[int, EvalResult], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        follow_up: FollowUp | None = None,
     ) -> list[EvalResult]:
         """Evaluate ``jobs`` concurrently; results come back in job order.
 
         ``on_result(index, result)`` is called as each finishes (for progress display).
+        ``follow_up(remaining)``, called after each of ``jobs`` finishes with how many of them
+        have not, may return more jobs for this batch: they start at once (a slot the batch's
+        tail leaves idle), get the next indices and come back after ``jobs``' results.
         A task that Ray cannot run (a worker lost beyond its retries) becomes a failed
         result naming the cause.
         """
         index: dict[ray.ObjectRef, int] = {}
         self._calls += 1
-        keys = [f"{self._calls}:{i:06d}" for i in range(len(jobs))]
+        queue = list(jobs)
+
+        def key(i: int) -> str:
+            return f"{self._calls}:{i:06d}"
+
         for i in submission_order(jobs, self.data.input_shape):
-            index[self._task(jobs[i], keys[i])] = i
+            index[self._task(jobs[i], key(i))] = i
         results: list[EvalResult | None] = [None] * len(jobs)
         pending = list(index)
+        remaining = len(jobs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=TICK_SECONDS)
             if not done and on_tick is not None:
                 on_tick()  # nothing finished for a while: let the display show time passing
             for ref in done:
                 i = index[ref]
-                result = self._result(ref, jobs[i])
+                result = self._result(ref, queue[i])
                 results[i] = result
                 if self._board is not None:
-                    self._board.drop.remote([keys[i]])
+                    self._board.drop.remote([key(i)])
                 if on_result is not None:
                     on_result(i, result)
+                if i < len(jobs):
+                    remaining -= 1
+                    for extra in follow_up(remaining) if follow_up is not None else ():
+                        queue.append(extra)
+                        results.append(None)
+                        ref = self._task(extra, key(len(queue) - 1))
+                        index[ref] = len(queue) - 1
+                        pending.append(ref)
         return [r for r in results if r is not None]

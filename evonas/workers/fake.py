@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from evonas.genomes import Genome
 from evonas.metrics import Metrics
 from evonas.statuses import EvalStatus
-from evonas.workers.dispatch import EvalJob
+from evonas.workers.dispatch import EvalJob, FollowUp
 from evonas.workers.fitness import EvalResult
 
 CHECKPOINT_GAP = 0.05  # the score at the first checkpoint is this much below the final one
@@ -73,6 +73,7 @@ class FakeEvaluator:
         self.fail = fail
         self.delay = delay  # seconds each evaluation takes (for time-budget tests)
         self.calls: list[EvalJob] = []  # every job evaluated, in order
+        self.events: list[tuple[str, int]] = []  # ("done", i) / ("submit", i) within each batch
         self._submitted: list[tuple[int, EvalJob]] = []  # steady-state: finished in submission order
         self._tickets = 0
 
@@ -102,14 +103,25 @@ class FakeEvaluator:
         jobs: Sequence[EvalJob],
         on_result: Callable[[int, EvalResult], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        follow_up: FollowUp | None = None,
     ) -> list[EvalResult]:
+        """In order; follow-up jobs queue behind the batch's jobs, as a busy pool would run them."""
+        queue = list(jobs)
         results = []
-        for i, job in enumerate(jobs):
+        i = 0
+        while i < len(queue):
+            job = queue[i]
             self.calls.append(job)
+            self.events.append(("done", i))
             if self.delay:
                 time.sleep(self.delay)
             result = fake_result(job, self.fail)
             if on_result is not None:
                 on_result(i, result)
             results.append(result)
+            if i < len(jobs) and follow_up is not None:
+                for extra in follow_up(len(jobs) - i - 1):
+                    self.events.append(("submit", len(queue)))
+                    queue.append(extra)
+            i += 1
         return results

@@ -13,7 +13,7 @@ from evonas.nas import RunConfig, Search, best_individual
 from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig, thresholds
 from evonas.storage import SQLStorage
-from evonas.workers.fake import FakeEvaluator, fake_checkpoint_score
+from evonas.workers.fake import FakeEvaluator, fake_checkpoint_score, fake_result
 
 SHAPE = (1, 8, 8)
 SPACE = SearchSpace.preset_for(SHAPE)
@@ -66,6 +66,101 @@ def test_the_best_two_of_each_generation_get_a_second_seed_and_their_mean(tmp_pa
         assert ind.metrics.acc == pytest.approx(sum(e["acc"] for e in ind.evaluations) / 2)
 
 
+class AtTheBarrier(FakeEvaluator):
+    """Takes no follow-up jobs: second seeds wait for the whole generation, as before they
+    could start early."""
+
+    def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
+        return super().evaluate(jobs, on_result, on_tick, None)
+
+
+def _with_evaluations(gens):
+    return [
+        (fp, [i.evaluations for i in g.individuals]) for fp, g in zip(_fingerprint(gens), gens, strict=True)
+    ]
+
+
+class BestLast(FakeEvaluator):
+    """Runs each batch worst first, so the generation's best finishes last: a second seed
+    started on a guess would go to the wrong candidate."""
+
+    def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
+        def score(job):
+            value = fake_result(job).metrics.objective
+            return -1.0 if value is None else value
+
+        order = sorted(range(len(jobs)), key=lambda i: score(jobs[i]))
+
+        def mapped(i, result):
+            on_result(order[i] if i < len(jobs) else i, result)
+
+        results = super().evaluate([jobs[i] for i in order], mapped, on_tick, follow_up)
+        return [results[order.index(i)] for i in range(len(jobs))] + results[len(jobs) :]
+
+
+@pytest.mark.parametrize("evaluator", [FakeEvaluator, BestLast], ids=["as-listed", "best-last"])
+def test_second_seeds_start_while_the_last_evaluations_run_and_change_nothing(tmp_path, evaluator):
+    early = evaluator()
+    config, storage, search = _search(tmp_path, name="early", evaluator=early, reevaluate=2)
+    run = storage.create_run("early", config.model_dump(mode="json"), 0)
+    search.run(run)
+    barrier = AtTheBarrier()
+    late = config.model_copy(update={"name": "late"})
+    run2 = storage.create_run("late", late.model_dump(mode="json"), 0)
+    Search(late, SPACE, SHAPE, storage, barrier).run(run2)
+
+    assert _with_evaluations(storage.load_generations(run.id)) == _with_evaluations(
+        storage.load_generations(run2.id)
+    )
+    assert sorted((j.genome.hash, j.seed) for j in early.calls) == sorted(
+        (j.genome.hash, j.seed) for j in barrier.calls
+    )  # nothing speculative: the same evaluations, none wasted
+    # in some generation a second seed was submitted while the batch's last candidate still ran
+    batches: list[list[tuple[str, int]]] = []
+    for event in early.events:
+        if event == ("done", 0):
+            batches.append([])
+        batches[-1].append(event)
+    started_early = 0
+    for b in batches:
+        submits = [n for kind, n in b if kind == "submit"]
+        if submits:  # the first follow-up's index is the number of first evaluations
+            first = submits[0]
+            started_early += b.index(("submit", first)) < b.index(("done", first - 1))
+    assert started_early >= 2
+
+
+def test_a_crash_after_an_early_second_seed_resumes_exactly_without_running_it_again(tmp_path):
+    config, storage, search = _search(tmp_path, name="whole", reevaluate=2)
+    whole = storage.create_run("whole", config.model_dump(mode="json"), 0)
+    search.run(whole)
+
+    class CrashAfterEarlySecondSeed(FakeEvaluator):
+        def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
+            def crash_on_second_seed(i, result):
+                on_result(i, result)
+                if i >= len(jobs):  # a follow-up: the early second seed, now journaled
+                    raise RuntimeError("driver crashed")
+
+            return super().evaluate(jobs, crash_on_second_seed, on_tick, follow_up)
+
+    cut_config = config.model_copy(update={"name": "cut"})
+    cut = storage.create_run("cut", cut_config.model_dump(mode="json"), 0)
+    first = CrashAfterEarlySecondSeed()
+    with pytest.raises(RuntimeError):
+        Search(cut_config, SPACE, SHAPE, storage, first).run(cut)
+    journaled = storage.load_journal(cut.id, 0)
+    assert any(key.endswith("/2") for key in journaled)
+    second = FakeEvaluator()
+    Search(cut_config, SPACE, SHAPE, storage, second).run(cut, storage.load_generations(cut.id))
+    assert _with_evaluations(storage.load_generations(cut.id)) == _with_evaluations(
+        storage.load_generations(whole.id)
+    )
+    assert not {(j.genome.hash, j.seed) for j in first.calls} & {
+        (j.genome.hash, j.seed) for j in second.calls
+    }
+
+
 @pytest.mark.parametrize("rungs", [(), (2, 4)], ids=["no-pruning", "two-rungs"])
 def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp_path, rungs):
     pruning = PruningConfig(quantile=0.5, margin=0.0)
@@ -75,10 +170,10 @@ def test_an_interrupted_run_resumes_exactly_and_reuses_journaled_evaluations(tmp
     expected = _fingerprint(storage.load_generations(whole.id))
 
     class Interrupting(FakeEvaluator):
-        def evaluate(self, jobs, on_result=None, on_tick=None):
+        def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
             if len(self.calls) > 20:
                 raise KeyboardInterrupt
-            return super().evaluate(jobs, on_result, on_tick)
+            return super().evaluate(jobs, on_result, on_tick, follow_up)
 
     config2 = config.model_copy(update={"name": "cut"})
     first = Interrupting()
@@ -106,13 +201,13 @@ def test_journaled_evaluations_of_an_unfinished_generation_are_taken_not_rerun(t
     run = storage.create_run("r", config.model_dump(mode="json"), 0)
 
     class Crashing(FakeEvaluator):
-        def evaluate(self, jobs, on_result=None, on_tick=None):
+        def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
             def stop_after_three(i, result):
                 on_result(i, result)
                 if i == 2:
                     raise RuntimeError("driver crashed")
 
-            return super().evaluate(jobs, stop_after_three, on_tick)
+            return super().evaluate(jobs, stop_after_three, on_tick, follow_up)
 
     with pytest.raises(RuntimeError):
         Search(config, SPACE, SHAPE, storage, Crashing()).run(run)
