@@ -51,6 +51,18 @@ def measure(flags: list[str], workers: int, db: Path) -> dict[str, object]:
     gen_seconds = sum(g["seconds"] for g in data["generations"])
     best = data["best"] or {}
     per_gen = []
+    idle = []  # per stored generation: its seconds x workers minus its evaluations' own seconds
+    for g in data["generations"]:
+        busy = sum(i["seconds"] for i in g["evaluated"] if i["status"] != "cached")
+        share = round(1 - busy / (g["seconds"] * workers), 3) if g["seconds"] else None
+        idle.append(
+            {
+                "index": g["index"],
+                "seconds": round(g["seconds"], 1),
+                "eval_seconds": round(busy, 1),
+                "idle_share": share,
+            }
+        )
     best_so_far = None
     for g in data["generations"]:
         scores = [i["metrics"]["acc"] for i in g["evaluated"]
@@ -78,6 +90,8 @@ def measure(flags: list[str], workers: int, db: Path) -> dict[str, object]:
         "best": best.get("compact"),
         "best_metrics": best.get("metrics"),
         "best_acc_after_generation": per_gen,
+        "generations_idle": idle,
+        "outside_generations_s": round(wall - gen_seconds, 1),
     }
 
 
