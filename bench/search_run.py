@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,11 +100,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--label", required=True)
     parser.add_argument("--workers", type=int, default=2, help="concurrent evaluations (for utilisation)")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the run's database at this path (for schedule_replay.py)"
+    )
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
     args = parser.parse_args()
     flags = [f for f in args.flags if f != "--"]
     with tempfile.TemporaryDirectory() as tmp:
         row = measure(flags, args.workers, Path(tmp) / "bench.db")
+        if args.keep is not None:
+            shutil.copyfile(Path(tmp) / "bench.db", args.keep)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "search_runs.json"
     doc = json.loads(out.read_text()) if out.exists() else {"runs": {}}

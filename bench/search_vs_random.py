@@ -121,12 +121,13 @@ def reference(env: dict[str, str], name: str, flags: list[str], args: argparse.N
     from evonas.learn import state_dict_bytes
 
     genome = seed_genome(name)
-    shape = (1, 28, 28)
+    c, h, w = (int(n) for n in args.shape.split(","))
+    shape = (c, h, w)
     bundle = args.work / f"ref-{name}"
     with tempfile.TemporaryDirectory() as tmp:
-        w = Path(tmp) / "w.safetensors"
-        w.write_bytes(state_dict_bytes(build_autoencoder(genome, shape)))
-        write_bundle(bundle, genome, shape, w, {}, force=True)
+        weights = Path(tmp) / "w.safetensors"
+        weights.write_bytes(state_dict_bytes(build_autoencoder(genome, shape)))
+        write_bundle(bundle, genome, shape, weights, {}, force=True)
     row = {
         "reference": name,
         "genome": genome.compact(),
@@ -145,6 +146,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=1, help="nas run --cpus (and torch threads of nas train)")
     parser.add_argument("--epochs", type=int, default=3, help="nas train --epochs for every final training")
     parser.add_argument("--protocol", default="heldout")
+    parser.add_argument("--shape", default="1,28,28", help="input shape of the references' bundles")
     parser.add_argument("--work", type=Path, default=Path("bench-work/search-vs-random"))
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
     args = parser.parse_args()
