@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import machine
+from _proc import merge_row
 
 RESULTS = Path(__file__).parent / "results"
 ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -92,11 +92,7 @@ def main() -> None:
         print(protocol, json.dumps(trains[protocol].get("metrics", trains[protocol]))[:400], flush=True)
     row["train"] = trains
     row["total_wall_s"] = round(time.perf_counter() - start, 1)
-    RESULTS.mkdir(exist_ok=True)
-    out_file = RESULTS / "afternoon.json"
-    doc = json.loads(out_file.read_text()) if out_file.exists() else {"runs": {}}
-    doc["runs"][args.label] = {**row, **machine()}
-    out_file.write_text(json.dumps(doc, indent=2) + "\n")
+    merge_row(RESULTS / "afternoon.json", args.label, row)
     print(json.dumps(row, indent=2)[:3000])
 
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import TreeMemory, machine
+from _proc import TreeMemory, merge_row
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -110,11 +110,7 @@ def main() -> None:
         row = measure(flags, args.workers, Path(tmp) / "bench.db")
         if args.keep is not None:
             shutil.copyfile(Path(tmp) / "bench.db", args.keep)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "search_runs.json"
-    doc = json.loads(out.read_text()) if out.exists() else {"runs": {}}
-    doc["runs"][args.label] = {**row, **machine()}
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    merge_row(RESULTS / "search_runs.json", args.label, row)
     print(json.dumps(row, indent=2))
 
 
