@@ -11,7 +11,10 @@ the codes for ``kmeans``, the UMAP embedding for ``umap-gmm`` (:func:`label_free
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,10 +57,24 @@ def umap_embed(z: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, Any]:
         n_components=max(2, min(k, len(z) - 2)), n_neighbors=n_neighbors, min_dist=0.0,
         metric="euclidean", random_state=seed % 2**32,
     )  # fmt: skip
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _torch_threads_kept():
         warnings.simplefilter("ignore")  # "n_jobs overridden by setting random_state": wanted
         embedding = reducer.fit_transform(z)
     return np.asarray(embedding, dtype=np.float64), reducer
+
+
+@contextlib.contextmanager
+def _torch_threads_kept() -> Iterator[None]:
+    """Fitting UMAP sets the process's OpenMP thread count (numba and torch share it) back to all
+    cores: an evaluation given one CPU would then train its next epochs on every core. Put back
+    what torch had (when torch is loaded at all)."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if torch is not None and threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def fit_gmm(x: np.ndarray, k: int, seed: int) -> Any:

@@ -56,3 +56,17 @@ def test_a_head_clusters_digits_pixels_well_and_repeats_with_its_seed(head):
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match="'head' option must be one of"):
         cluster_codes(np.zeros((20, 3)), 2, "dbscan", 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_umap_gmm_leaves_torchs_thread_count_as_it_found_it():
+    # fitting UMAP resets the OpenMP thread count that torch shares; an evaluation given one CPU
+    # that scores a rung with umap-gmm must train its next epochs on one thread, not all cores
+    z = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        cluster_codes(z, 4, "umap-gmm", seed=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
