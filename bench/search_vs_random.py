@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _proc import merge_row
 
-OUT = Path(__file__).parent / "results" / "search_vs_random.json"
+RESULTS = Path(__file__).parent / "results"
 
 
 def nas(env: dict[str, str], *args: str) -> str:
@@ -100,6 +100,7 @@ def search(env: dict[str, str], strategy: str, seed: int, flags: list[str], args
         "search_wall_s": round(wall, 1),
         "generations": len(show["generations"]),
         "pruned": sum(i["status"] == "pruned" for i in inds),
+        "eval_seconds": round(sum(i["seconds"] for i in inds if i["status"] != "cached"), 1),
         "failed": sum(i["status"] == "failed" for i in inds),
         "stop_reason": show["stop_reason"],
         "best": (show.get("best") or {}).get("compact"),
@@ -107,10 +108,11 @@ def search(env: dict[str, str], strategy: str, seed: int, flags: list[str], args
         "curve": curve(show),
     }
     row["evaluations"] = len(row["curve"])  # type: ignore[arg-type]
-    merge_row(OUT, f"{strategy}-{seed}", row)
+    key = f"{args.label}{strategy}-{seed}"
+    merge_row(RESULTS / args.out, key, row)
     nas(env, "export", "s", "--db", db, "--out", str(work / "best"), "--force")
     row["test"] = train(env, work / "best", flags, args, scratch=True)
-    merge_row(OUT, f"{strategy}-{seed}", row)
+    merge_row(RESULTS / args.out, key, row)
     print(strategy, seed, row["best"], row["best_metrics"], row["test"], flush=True)
 
 
@@ -133,7 +135,7 @@ def reference(env: dict[str, str], name: str, flags: list[str], args: argparse.N
         "genome": genome.compact(),
         "test": train(env, bundle, flags, args, scratch=True),
     }
-    merge_row(OUT, f"ref-{name}", row)
+    merge_row(RESULTS / args.out, f"ref-{name}", row)
     print(name, row, flush=True)
 
 
@@ -146,6 +148,8 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=1, help="nas run --cpus (and torch threads of nas train)")
     parser.add_argument("--epochs", type=int, default=3, help="nas train --epochs for every final training")
     parser.add_argument("--protocol", default="heldout")
+    parser.add_argument("--out", default="search_vs_random.json", help="results file in bench/results")
+    parser.add_argument("--label", default="", help="prefix of the rows' keys, e.g. 'sh-on-'")
     parser.add_argument("--shape", default="1,28,28", help="input shape of the references' bundles")
     parser.add_argument("--work", type=Path, default=Path("bench-work/search-vs-random"))
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
