@@ -2,6 +2,7 @@
 
 import pytest
 
+from evonas.errors import INFRASTRUCTURE
 from evonas.genomes import Genome
 from evonas.workers import Budget, RayEvaluator
 from evonas.workers.dispatch import EvalJob, submission_order
@@ -40,3 +41,26 @@ def test_epochs_of_running_evaluations_reach_the_driver(digits_data, ray_cluster
     posted = [entry for snapshot in seen for entry in snapshot]
     assert posted and all(total == 60 and 1 <= done <= 60 for done, total in posted)
     assert any(done < 60 for done, _ in posted)  # seen while still training
+
+
+@pytest.mark.slow
+def test_follow_up_jobs_join_the_batch_as_its_last_jobs_run(digits_data, ray_cluster):
+    """On Ray, jobs returned by ``follow_up`` start in the same batch, get the indices after the
+    batch's own jobs and come back with them; ``follow_up`` hears how many of the batch's own jobs
+    are still unfinished (never counting follow-ups)."""
+    budget = Budget(epochs=2, batch_size=32, kmeans_n_init=1)
+    jobs = [EvalJob(Genome.from_compact(f"c8k3-d{k}"), seed=k) for k in (4, 5, 6)]
+    extra = EvalJob(Genome.from_compact("c8k3-d7"), seed=7)
+    heard: list[int] = []
+    finished: list[int] = []
+
+    def follow_up(remaining: int) -> list[EvalJob]:
+        heard.append(remaining)
+        return [extra] if remaining == 1 else []
+
+    with RayEvaluator(digits_data, budget) as evaluator:
+        results = evaluator.evaluate(jobs, lambda i, _r: finished.append(i), None, follow_up)
+    assert heard == [2, 1, 0]
+    assert sorted(finished) == [0, 1, 2, 3] and len(results) == 4
+    assert [r.seed for r in results] == [4, 5, 6, 7]  # each ran (two epochs may fail the gate: fine)
+    assert not [r.error for r in results if (r.error or "").startswith(INFRASTRUCTURE)]
