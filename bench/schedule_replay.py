@@ -3,7 +3,7 @@
 Reads a stored run (`nas show --json` of ``--db``), and for every generation replays the
 evaluations' own measured seconds on ``--workers`` workers, submitted most expensive first as
 `RayEvaluator` does, under two policies: second seeds after the whole generation ("barrier", as
-before commit abf259d) and second seeds started as soon as their candidate is certain to be among
+before commit f2da590) and second seeds started as soon as their candidate is certain to be among
 the best ("early", the loop today). The difference between a generation's stored seconds and
 its replayed makespan is what neither explains: Ray's dispatch, the driver, storage. A model,
 not a measurement: it assumes Ray starts queued tasks in submission order on the first free
