@@ -100,3 +100,12 @@ def merge_row(out: Path, key: str, row: dict[str, Any]) -> None:
         doc = json.loads(out.read_text()) if out.exists() else {"runs": {}}
         doc["runs"][key] = {**row, **machine()}
         out.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def dataset_flags(flags: list[str]) -> list[str]:
+    """The --dataset/--data-dir/--layout pairs of the nas run flags, for nas train."""
+    out = []
+    for i, flag in enumerate(flags):
+        if flag in ("--dataset", "--data-dir", "--layout") and i + 1 < len(flags):
+            out += [flag, flags[i + 1]]
+    return out

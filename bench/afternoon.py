@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import merge_row
+from _proc import dataset_flags, merge_row
 
 RESULTS = Path(__file__).parent / "results"
 ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -34,15 +34,6 @@ def nas(*args: str, capture: bool = True) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr}")
     return proc.stdout if capture else ""
-
-
-def dataset_flags(flags: list[str]) -> list[str]:
-    """The --dataset/--data-dir/--layout pairs of the nas run flags, for nas train."""
-    out = []
-    for i, flag in enumerate(flags):
-        if flag in ("--dataset", "--data-dir", "--layout") and i + 1 < len(flags):
-            out += [flag, flags[i + 1]]
-    return out
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import merge_row
+from _proc import dataset_flags, merge_row
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -52,14 +52,6 @@ def curve(show: dict) -> list[float | None]:
             if acc is not None:
                 best = acc if best is None else max(best, acc)
             out += [best] * max(1, len(i.get("evaluations") or []))
-    return out
-
-
-def dataset_flags(flags: list[str]) -> list[str]:
-    out = []
-    for i, flag in enumerate(flags):
-        if flag in ("--dataset", "--data-dir", "--layout") and i + 1 < len(flags):
-            out += [flag, flags[i + 1]]
     return out
 
 
