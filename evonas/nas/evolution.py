@@ -351,11 +351,11 @@ class Search:
         todo = [job for job in jobs if job.genome.hash not in results]
         for result in results.values():  # journaled by an earlier attempt: done already
             self.tracker.finished(result, new=False)
-        seconds: list[EvalJob] = []  # second seeds started within this batch
+        second_jobs: list[EvalJob] = []  # second seeds started within this batch
 
         def on_result(i: int, result: EvalResult) -> None:
             first = i < len(todo)
-            h = todo[i].genome.hash if first else seconds[i - len(todo)].genome.hash
+            h = todo[i].genome.hash if first else second_jobs[i - len(todo)].genome.hash
             payload = result.model_dump_json(exclude={"weights"})
             key = h + (suffix if first else REPLICATE)
             self.storage.journal_evaluation(self._run_id, index, key, payload)
@@ -371,7 +371,7 @@ class Search:
         def follow_up(remaining: int) -> list[EvalJob]:
             extra = early(results, remaining) if early is not None else []
             if extra:
-                seconds.extend(extra)
+                second_jobs.extend(extra)
                 stored = self.tracker.more_evaluations(len(extra))
                 self.storage.update_progress(self._run_id, stored.to_json())
             return extra
