@@ -18,6 +18,17 @@ depend on the search budget) instead of training them again:
     .venv/bin/python bench/fitness_budget.py --config bench/fashion_search.toml \
         --data-dir ../shared/datasets/fashion-mnist --epochs 3 --lr 1e-3 \
         --reference-from fitness_budget_fashion.json --out fitness_budget_fashion_lr1e-3.json
+
+The fitness a search now uses (issue "Clusters worth finding"): ``--preset`` sizes the search
+budget and splits as `nas run` does for the data (28x28: 1000 steps of batch 64, 8000 training and
+2000 validation images), genomes carry their training recipe, ``--heads`` scores each
+search-budget training with every head named (one training, both partitions of its codes), and
+the reference is `nas train` with ``--reference-head`` (its default, umap-gmm; heldout protocol)
+and ``--reference-seeds`` seeds:
+
+    .venv/bin/python bench/fitness_budget.py --data-dir ../shared/datasets/fashion-mnist \
+        --dataset fashion-mnist --preset --heads kmeans,umap-gmm --reference-head umap-gmm \
+        --epochs 3 --reference-seeds 1 --out fidelity_fashion_heads.json [--resume]
 """
 
 from __future__ import annotations
@@ -30,19 +41,25 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import kendalltau, spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _proc import machine
 
+from evonas.datasets import load_dataset
 from evonas.export import write_bundle
 from evonas.genomes import Genome, SearchSpace, build_autoencoder, random_genome
 from evonas.learn import state_dict_bytes
+from evonas.learn.heads import HEADS, Head
+from evonas.learn.reconstruction import reconstruct_and_encode
 from evonas.nas import build_config, prepare_data
 from evonas.nas.config import RunConfig
 from evonas.nas.evolution import evaluation_seed
+from evonas.nas.presets import apply_preset, resolve_steps
 from evonas.training.train import TrainOptions, train_bundle
-from evonas.workers import evaluate_genome
+from evonas.workers import EvalResult, FitnessData, evaluate_genome
+from evonas.workers.fitness import Budget, score_codes
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -61,7 +78,17 @@ def main() -> None:
     parser.add_argument(
         "--reference-from", metavar="FILE", help="reuse the reference rows of bench/results/FILE"
     )
+    parser.add_argument("--dataset", help="the dataset (default: the config's)")
+    parser.add_argument("--preset", action="store_true", help="size budget and splits as `nas run` does")
+    parser.add_argument(
+        "--heads", default="", help="heads scoring each search-budget training, e.g. kmeans,umap-gmm"
+    )
+    parser.add_argument("--reference-head", choices=HEADS, default="kmeans", help="the head of `nas train`")
+    parser.add_argument("--reference-seeds", type=int, default=2, choices=(1, 2, 3))
     args = parser.parse_args()
+    heads: list[Head] = [h for h in args.heads.split(",") if h]  # type: ignore[misc]
+    if any(h not in HEADS for h in heads):
+        sys.exit(f"--heads: each of {', '.join(HEADS)}; got {args.heads!r}")
     out = RESULTS / args.out
     if args.summarise:
         doc = json.loads(out.read_text())
@@ -69,13 +96,22 @@ def main() -> None:
         out.write_text(json.dumps(doc, indent=2) + "\n")
         print(json.dumps(doc["summary"], indent=2))
         return
-    overrides: dict[str, dict[str, object]] = (
-        {"dataset": {"data_dir": str(args.data_dir)}} if args.data_dir else {}
-    )
+    overrides: dict[str, dict[str, object]] = {"dataset": {}}
+    if args.data_dir:
+        overrides["dataset"]["data_dir"] = str(args.data_dir)
+    if args.dataset:
+        overrides["dataset"]["name"] = args.dataset
     if args.lr is not None:
         overrides["budget"] = {"lr": args.lr}
     config = build_config(args.config, overrides)
-    _, data = prepare_data(config.dataset)
+    if args.preset:  # as `nas run` sizes it (evonas/nas/runner.py: run_search)
+        images = load_dataset(config.dataset.name, config.dataset.data_dir, config.dataset.layout)
+        config = apply_preset(config, images.input_shape, len(images.x))
+        _, data = prepare_data(config.dataset, images)
+        config = resolve_steps(config, len(data.x_train))
+    else:
+        _, data = prepare_data(config.dataset)
+    heads = heads or [config.budget.head]
     space = config.search_space or SearchSpace.preset_for(data.input_shape)
     rng = np.random.default_rng(args.seed)
     genomes: dict[str, Genome] = {}
@@ -97,22 +133,38 @@ def main() -> None:
             if name in done:
                 continue
             t0 = time.perf_counter()
+            budget = config.budget.model_copy(update={"head": heads[0]})
             search = [
-                evaluate_genome(g, data, config.budget, evaluation_seed(0, g.hash, r), threads=2)
+                evaluate_genome(
+                    g, data, budget, evaluation_seed(0, g.hash, r), threads=2, keep_weights=len(heads) > 1
+                )
                 for r in (0, 1)
             ]
             search_s = (time.perf_counter() - t0) / 2
+            by_head = {heads[0]: [r.metrics.acc for r in search]}
+            head_s: dict[str, float] = {}
+            for head in heads[1:]:
+                t1 = time.perf_counter()
+                by_head[head] = [
+                    rescore(g, data, budget.model_copy(update={"head": head}), r) for r in search
+                ]
+                head_s[head] = round((time.perf_counter() - t1) / 2, 2)
             row = {
                 "genome": name,
-                "search_acc": [r.metrics.acc for r in search],
+                "search_acc": by_head[heads[0]],
+                "search_acc_by_head": by_head,
                 "search_status": [r.status for r in search],
                 "search_s": round(search_s, 2),
+                "extra_head_s": head_s,
             }
             known = reference.get(name)
             if known is not None:  # the reference does not depend on the search budget
                 row |= {"reference_acc": known["reference_acc"], "reference_s": known["reference_s"]}
             else:
-                row |= reference_training(g, data.input_shape, config, args.epochs, Path(tmp))
+                row |= reference_training(
+                    g, data.input_shape, config, args.epochs, Path(tmp),
+                    args.reference_head, args.reference_seeds,
+                )  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
             # an interrupted run keeps its rows
@@ -120,6 +172,8 @@ def main() -> None:
             partial_file.write_text(json.dumps(partial, indent=2) + "\n")
     summary = summarise(rows)
     doc = {**machine(), "dataset": config.dataset.name, "budget": config.budget.model_dump(),
+           "dataset_config": config.dataset.model_dump(mode="json"), "heads": heads,
+           "reference_head": args.reference_head, "reference_protocol": "heldout",
            "reference_epochs": args.epochs, "rows": rows, "summary": summary}  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
@@ -127,10 +181,32 @@ def main() -> None:
     print(json.dumps(summary, indent=2))
 
 
+def rescore(genome: Genome, data: FitnessData, budget: Budget, result: EvalResult) -> float | None:
+    """A finished search-budget evaluation's validation codes partitioned by ``budget``'s head
+    instead (the trained weights it kept, the same seed): one training, another head's score."""
+    if result.status != "ok" or result.weights is None:
+        return None
+    from safetensors.torch import load
+
+    model = build_autoencoder(genome, data.input_shape)
+    model.load_state_dict(load(result.weights))
+    x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True))
+    _, z = reconstruct_and_encode(model, x_val, budget.batch_size * 4)
+    rng = np.random.default_rng(result.seed)
+    return score_codes(z, data, budget, rng, result.seed).get("acc")
+
+
 def reference_training(
-    genome: Genome, input_shape: tuple[int, int, int], config: RunConfig, epochs: int, tmp: Path
+    genome: Genome,
+    input_shape: tuple[int, int, int],
+    config: RunConfig,
+    epochs: int,
+    tmp: Path,
+    head: Head = "kmeans",  # the head the stored tables before the recipes were measured with
+    seeds: int = 2,
 ) -> dict[str, object]:
-    """The genome trained from scratch by `nas train`'s function, two seeds, scored on the test split."""
+    """The genome (and its recipe) trained from scratch by `nas train`'s function, heldout
+    protocol, scored on the test split."""
     w = tmp / "w.safetensors"
     w.write_bytes(state_dict_bytes(build_autoencoder(genome, input_shape)))
     bundle = write_bundle(tmp / genome.hash, genome, input_shape, w, {})
@@ -143,12 +219,16 @@ def reference_training(
             from_scratch=True,
             pictures=False,
             seed=s,
-            head="kmeans",  # the head its stored tables were measured with
+            head=head,
         )
-        for s in (0, 1)
+        for s in range(seeds)
     ]
     ref = [train_bundle(bundle.directory, o, say=lambda _m: None) for o in opts]
-    return {"reference_acc": [r["acc"] for r in ref], "reference_s": round((time.perf_counter() - t0) / 2, 2)}
+    return {
+        "reference_acc": [r["acc"] for r in ref],
+        "reference_nmi": [r["nmi"] for r in ref],
+        "reference_s": round((time.perf_counter() - t0) / seeds, 2),
+    }
 
 
 def _corr(x: list[float], y: list[float]) -> dict[str, float]:
@@ -158,22 +238,33 @@ def _corr(x: list[float], y: list[float]) -> dict[str, float]:
 
 def summarise(rows: list[dict]) -> dict[str, object]:
     """Rank correlations over the genomes both search-budget seeds scored, and over all of them
-    with a failed evaluation ranked last (as selection ranks it)."""
+    with a failed evaluation ranked last (as selection ranks it); with several heads, one set per
+    head, and each head's seed noise (mean |seed 1 - seed 2| of one genome's search-budget ACC)."""
     ok = [r for r in rows if all(s == "ok" for s in r["search_status"])]
-    ref_mean = [float(np.mean(r["reference_acc"])) for r in ok]
-    as_ranked = [float(np.mean([a if a is not None else -1.0 for a in r["search_acc"]])) for r in rows]
-    return {
-        "genomes": len(rows),
-        "genomes_scored_by_both_seeds": len(ok),
-        "one_seed": _corr([r["search_acc"][0] for r in ok], ref_mean),
-        "mean_of_two_seeds": _corr([float(np.mean(r["search_acc"])) for r in ok], ref_mean),
-        "all_genomes_failures_last": _corr(as_ranked, [float(np.mean(r["reference_acc"])) for r in rows]),
-        "reference_seed_to_seed": _corr(
+    summary: dict[str, object] = {"genomes": len(rows), "genomes_scored_by_both_seeds": len(ok)}
+    by_head = {h for r in rows for h in r.get("search_acc_by_head", {})}
+    for head in sorted(by_head) or [None]:
+        acc = (lambda r, h=head: r["search_acc_by_head"][h]) if head else (lambda r: r["search_acc"])
+        scored = [r for r in ok if all(a is not None for a in acc(r))]
+        ref_mean = [float(np.mean(r["reference_acc"])) for r in scored]
+        as_ranked = [float(np.mean([a if a is not None else -1.0 for a in acc(r)])) for r in rows]
+        part = {
+            "one_seed": _corr([acc(r)[0] for r in scored], ref_mean),
+            "mean_of_two_seeds": _corr([float(np.mean(acc(r))) for r in scored], ref_mean),
+            "all_genomes_failures_last": _corr(as_ranked, [float(np.mean(r["reference_acc"])) for r in rows]),
+            "seed_noise_mean_abs_diff": float(np.mean([abs(acc(r)[0] - acc(r)[1]) for r in scored])),
+        }
+        if head is None:
+            summary |= part
+        else:
+            summary[head] = part
+    if all(len(r["reference_acc"]) > 1 for r in ok):
+        summary["reference_seed_to_seed"] = _corr(
             [r["reference_acc"][0] for r in ok], [r["reference_acc"][1] for r in ok]
-        ),
-        "search_s_mean": float(np.mean([r["search_s"] for r in rows])),
-        "reference_s_mean": float(np.mean([r["reference_s"] for r in rows])),
-    }
+        )
+    summary["search_s_mean"] = float(np.mean([r["search_s"] for r in rows]))
+    summary["reference_s_mean"] = float(np.mean([r["reference_s"] for r in rows]))
+    return summary
 
 
 if __name__ == "__main__":
