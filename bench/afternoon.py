@@ -9,6 +9,9 @@ bench/results/afternoon.json.
 
     .venv/bin/python bench/afternoon.py --label fashion-60m --time-budget 60m --epochs 10 -- \
         --dataset fashion-mnist --data-dir ../shared/datasets/fashion-mnist
+
+``--raw-pixels`` adds the baseline the issue measures against: k-means (n_init 10) on the raw
+pixels of the images `nas train` scores in each protocol (the same split, read from the bundle).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="nas train --seed")
     parser.add_argument("--work", type=Path, default=Path("bench-work"), help="database and bundles")
     parser.add_argument("--protocols", default="heldout,transductive")
+    parser.add_argument("--raw-pixels", action="store_true", help="k-means on the scored images' pixels too")
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
     args = parser.parse_args()
     flags = [f for f in args.flags if f != "--"]
@@ -82,9 +86,37 @@ def main() -> None:
         trains[protocol] = {"wall_s": round(time.perf_counter() - t0, 1), **json.loads(out)}
         print(protocol, json.dumps(trains[protocol].get("metrics", trains[protocol]))[:400], flush=True)
     row["train"] = trains
+    if args.raw_pixels:
+        row["raw_pixels_kmeans"] = {p: raw_pixels(bundle, p) for p in args.protocols.split(",")}
+        print("raw pixels", row["raw_pixels_kmeans"], flush=True)
     row["total_wall_s"] = round(time.perf_counter() - start, 1)
     merge_row(RESULTS / "afternoon.json", args.label, row)
     print(json.dumps(row, indent=2)[:3000])
+
+
+def raw_pixels(bundle: Path, protocol: str) -> dict[str, float]:
+    """k-means (n_init 10, seed 0) on the raw pixels of the images `nas train` scores under
+    ``protocol``: the test split (heldout) or every image (transductive), as it splits them."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    from evonas.datasets import load_dataset
+    from evonas.datasets.splits import search_splits
+    from evonas.export import read_bundle
+    from evonas.learn.scores import clustering_scores
+
+    ds = read_bundle(bundle).meta["dataset"]
+    data = load_dataset(
+        ds["name"], Path(ds["data_dir"]) if ds.get("data_dir") else None, ds.get("layout", "auto")
+    )
+    splits = search_splits(
+        data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
+    )
+    assert splits.index is not None and data.y is not None and data.n_classes is not None
+    rows = splits.index[2] if protocol == "heldout" else np.arange(len(data.x))
+    x = data.x[rows].reshape(len(rows), -1)
+    labels = KMeans(data.n_classes, n_init=10, random_state=0).fit_predict(x)
+    return {k: round(v, 4) for k, v in clustering_scores(data.y[rows], labels).items()}
 
 
 if __name__ == "__main__":
