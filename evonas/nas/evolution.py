@@ -315,8 +315,9 @@ class Search:
             index, len(candidates), len(candidates) - len(jobs), len(jobs), self.evaluator.slots
         )
         self.storage.update_progress(self._run_id, stored.to_json())
-        early = self._early_second_seeds(index, candidates)
-        results = self._run_jobs(index, list(jobs.values()), early=early)
+        journal = self.storage.load_journal(self._run_id, index) if jobs else {}
+        early = self._early_second_seeds(candidates, journal)
+        results = self._run_jobs(index, list(jobs.values()), early=early, journal=journal)
 
         records = []
         for c in candidates:
@@ -336,14 +337,16 @@ class Search:
         jobs: list[EvalJob],
         suffix: str = "",
         early: Callable[[Mapping[str, EvalResult], int], list[EvalJob]] | None = None,
+        journal: Mapping[str, str] | None = None,
     ) -> dict[str, EvalResult]:
-        """Results by hash: journaled ones (an earlier attempt at this generation) and new ones,
-        journaled as they arrive under ``hash + suffix``. ``early(results so far, jobs left)``
-        may start second seeds within the batch (kept in ``self._second``, journaled under
-        ``hash + REPLICATE``)."""
+        """Results by hash: journaled ones (an earlier attempt at this generation; ``journal``
+        when the caller has read it already) and new ones, journaled as they arrive under
+        ``hash + suffix``. ``early(results so far, jobs left)`` may start second seeds within the
+        batch (kept in ``self._second``, journaled under ``hash + REPLICATE``)."""
         results: dict[str, EvalResult] = {}
         if jobs:
-            journal = self.storage.load_journal(self._run_id, index)
+            if journal is None:
+                journal = self.storage.load_journal(self._run_id, index)
             for job in jobs:
                 payload = journal.get(job.genome.hash + suffix)
                 if payload is not None:
@@ -382,19 +385,19 @@ class Search:
         return results
 
     def _early_second_seeds(
-        self, index: int, candidates: Sequence[Candidate]
+        self, candidates: Sequence[Candidate], journal: Mapping[str, str]
     ) -> Callable[[Mapping[str, EvalResult], int], list[EvalJob]] | None:
         """Second seeds that may start while the generation's last evaluations still run (a
         slot the barrier would leave idle): a finished candidate ranked ``p``-th among those
         finished, with ``r`` still running, is certain to be among the ``reevaluate`` best once
         all are in when ``p + r <= reevaluate`` (the ``r`` can only rank above it). Only such
         certain ones start, so the generation's outcome is exactly what it would be without
-        them: nothing is speculative, nothing wasted."""
+        them: nothing is speculative, nothing wasted. ``journal``: the generation's, from an
+        earlier attempt (second seeds it holds are not started again)."""
         k = self.config.reevaluate
         self._second = {}
         if k == 0:
             return None
-        journal = self.storage.load_journal(self._run_id, index)
         started = {key[: -len(REPLICATE)] for key in journal if key.endswith(REPLICATE)}
         order = list(dict.fromkeys(c.genome.hash for c in candidates))
         by_hash = {c.genome.hash: c for c in reversed(candidates)}  # the first candidate of each hash
