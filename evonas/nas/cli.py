@@ -151,8 +151,9 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     run.add_argument(
         "--head", choices=["kmeans", "umap-gmm"],
-        help="how a candidate's codes become clusters: kmeans (default) or umap-gmm (N2D's UMAP + "
-        "Gaussian mixture; slower, see the README)",
+        help="how a candidate's codes become clusters: kmeans or umap-gmm (N2D's UMAP + Gaussian "
+        "mixture, ~5 s more per evaluation); default: umap-gmm for images of 16x16 and more, kmeans "
+        "for smaller ones (see the README)",
     )  # fmt: skip
     run.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate per candidate (default 3e-3)")
     run.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per evaluation (default: 1)")

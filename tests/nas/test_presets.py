@@ -8,6 +8,7 @@ def test_large_images_get_a_budget_in_steps_and_the_recommended_splits():
     config = apply_preset(build_config(None, {}), (1, 28, 28))
     assert config.budget.steps == 1000 and config.budget.lr == 1e-3 and config.budget.batch_size == 64
     assert config.dataset.val_size == 2000 and config.dataset.subset == 8000
+    assert config.budget.head == "umap-gmm"  # the head nas train scores with ranks genomes better
 
 
 def test_small_images_keep_the_built_in_defaults():
@@ -16,9 +17,12 @@ def test_small_images_keep_the_built_in_defaults():
 
 
 def test_what_the_user_set_is_never_replaced():
-    given = build_config(None, {"budget": {"epochs": 3, "lr": 0.01}, "dataset": {"val_size": 500}})
+    given = build_config(
+        None, {"budget": {"epochs": 3, "lr": 0.01, "head": "kmeans"}, "dataset": {"val_size": 500}}
+    )
     config = apply_preset(given, (3, 32, 32))
     assert config.budget.steps is None and config.budget.epochs == 3 and config.budget.lr == 0.01
+    assert config.budget.head == "kmeans"
     assert config.dataset.val_size == 500 and config.dataset.subset == 8000
 
 
