@@ -155,7 +155,12 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
         "mixture, ~5 s more per evaluation); default: umap-gmm for images of 16x16 and more, kmeans "
         "for smaller ones (see the README)",
     )  # fmt: skip
-    run.add_argument("--lr", type=float, metavar="LR", help="Adam learning rate per candidate (default 3e-3)")
+    run.add_argument(
+        "--lr", type=float, metavar="LR",
+        help="Adam learning rate of candidates without a recipe of their own: seeded genomes, or a space "
+        "without recipes (default 3e-3; 1e-3 for images of 16x16 and more); evolved candidates train "
+        "at their recipe's rate",
+    )  # fmt: skip
     run.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per evaluation (default: 1)")
     run.add_argument(
         "--gpus-per-trial", type=float, metavar="N",
