@@ -97,23 +97,19 @@ def main() -> None:
 def raw_pixels(bundle: Path, protocol: str) -> dict[str, float]:
     """k-means (n_init 10, seed 0) on the raw pixels of the images `nas train` scores under
     ``protocol``: the test split (heldout) or every image (transductive), as it splits them."""
-    import numpy as np
     from sklearn.cluster import KMeans
 
     from evonas.datasets import load_dataset
-    from evonas.datasets.splits import search_splits
     from evonas.export import read_bundle
     from evonas.learn.scores import clustering_scores
+    from evonas.training.train import protocol_rows
 
     ds = read_bundle(bundle).meta["dataset"]
     data = load_dataset(
         ds["name"], Path(ds["data_dir"]) if ds.get("data_dir") else None, ds.get("layout", "auto")
     )
-    splits = search_splits(
-        data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
-    )
-    assert splits.index is not None and data.y is not None and data.n_classes is not None
-    rows = splits.index[2] if protocol == "heldout" else np.arange(len(data.x))
+    assert data.y is not None and data.n_classes is not None
+    rows = protocol_rows(data, ds, protocol)[3]  # the rows nas train scores
     x = data.x[rows].reshape(len(rows), -1)
     labels = KMeans(data.n_classes, n_init=10, random_state=0).fit_predict(x)
     return {k: round(v, 4) for k, v in clustering_scores(data.y[rows], labels).items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.datasets import load_dataset, search_splits
-from evonas.datasets.loaders import Layout
+from evonas.datasets.loaders import ImageData, Layout
 from evonas.errors import DatasetError, NASError
 from evonas.export import read_bundle
 from evonas.genomes import build_autoencoder
@@ -120,6 +120,24 @@ def _check_writable(directory: Path) -> None:
         ) from None
 
 
+def protocol_rows(
+    data: ImageData, split: Mapping[str, Any], protocol: Protocol
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows `nas train` uses, as (train, test, fit, score): the search's split of ``data``
+    (``split``: its ``val_size`` and ``test_fraction``; empty for another dataset) into training
+    and test rows, and the rows the encoder trains on and the partition is scored on under
+    ``protocol`` (heldout: train and test; transductive: every row, both)."""
+    splits = search_splits(
+        data, val_size=int(split.get("val_size", 0)), test_fraction=float(split.get("test_fraction", 0.2))
+    )
+    assert splits.index is not None
+    train_rows, test_rows = np.concatenate(splits.index[:2]), splits.index[2]
+    if protocol == "heldout":
+        return train_rows, test_rows, train_rows, test_rows
+    every = np.arange(len(data.x))
+    return train_rows, test_rows, every, every
+
+
 def train_bundle(
     directory: Path, opts: TrainOptions, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
@@ -157,15 +175,7 @@ def train_bundle(
         )
     if k < 2:
         raise DatasetError(f"Dataset {name!r} has labels of a single class: there is nothing to cluster.")
-    ds = searched if same else {}
-    splits = search_splits(
-        data, val_size=int(ds.get("val_size", 0)), test_fraction=float(ds.get("test_fraction", 0.2))
-    )
-    assert splits.index is not None
-    train_rows = np.concatenate(splits.index[:2])
-    every = np.arange(len(data.x))
-    fit_rows = train_rows if opts.protocol == "heldout" else every
-    score_rows = splits.index[2] if opts.protocol == "heldout" else every
+    train_rows, test_rows, fit_rows, score_rows = protocol_rows(data, searched if same else {}, opts.protocol)
     if len(score_rows) < k:
         raise DatasetError(
             f"Dataset {name!r} has {len(score_rows)} test images, fewer than its {k} classes: "
@@ -268,7 +278,6 @@ def train_bundle(
                      seed=opts.seed)  # fmt: skip
     if opts.classifier and labelled:
         y = np.asarray(data.y)
-        test_rows = splits.index[2]
         metrics["classifier"] = train_classifier(
             model, bundle.genome.latent_dim, torch.from_numpy(data.x[train_rows]), y[train_rows],
             torch.from_numpy(data.x[test_rows]), y[test_rows], opts.classifier,
