@@ -303,6 +303,17 @@ def summarise(rows: list[dict]) -> dict[str, object]:
         summary["reference_seed_to_seed"] = _corr(
             [r["reference_acc"][0] for r in ok], [r["reference_acc"][1] for r in ok]
         )
+        if all(len(r.get("reference_nmi", ())) > 1 for r in ok):
+            summary["reference_nmi_seed_to_seed"] = _corr(
+                [r["reference_nmi"][0] for r in ok], [r["reference_nmi"][1] for r in ok]
+            )
+    if len(by_head) == 2:  # do the heads rank the same trained models alike?
+        a, b = sorted(by_head)
+        both = [r for r in ok if all(x is not None for h in (a, b) for x in r["search_acc_by_head"][h])]
+        summary["heads_against_each_other"] = _corr(
+            [float(np.mean(r["search_acc_by_head"][a])) for r in both],
+            [float(np.mean(r["search_acc_by_head"][b])) for r in both],
+        )
     summary["search_s_mean"] = float(np.mean([r["search_s"] for r in rows]))
     summary["reference_s_mean"] = float(np.mean([r["reference_s"] for r in rows]))
     return summary
