@@ -12,6 +12,12 @@ bench/results/afternoon.json.
 
 ``--raw-pixels`` adds the baseline the issue measures against: k-means (n_init 10) on the raw
 pixels of the images `nas train` scores in each protocol (the same split, read from the bundle).
+
+``--search-from LABEL`` skips the search and trains the best of LABEL's finished one again (another
+``--seed`` or ``--epochs``), in a bundle of its own so that runs side by side do not collide:
+
+    .venv/bin/python bench/afternoon.py --label fashion-25m-umap-seed1 --search-from fashion-25m-umap \
+        --seed 1 -- --dataset fashion-mnist --data-dir ../shared/datasets/fashion-mnist
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ def nas(*args: str, capture: bool = True) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--label", required=True)
-    parser.add_argument("--time-budget", required=True, help="nas run --time-budget")
+    parser.add_argument("--time-budget", help="nas run --time-budget (required without --search-from)")
+    parser.add_argument("--search-from", metavar="LABEL", help="train the best of this label's search")
     parser.add_argument("--epochs", type=int, default=10, help="nas train --epochs")
     parser.add_argument("--seed", type=int, default=0, help="nas train --seed")
     parser.add_argument("--work", type=Path, default=Path("bench-work"), help="database and bundles")
@@ -51,13 +58,19 @@ def main() -> None:
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
     args = parser.parse_args()
     flags = [f for f in args.flags if f != "--"]
+    if not (args.time_budget or args.search_from):
+        parser.error("give --time-budget (a new search) or --search-from LABEL (a finished one)")
     work = args.work / args.label
     work.mkdir(parents=True, exist_ok=True)
-    db = str(work / "search.db")
+    db = str(args.work / (args.search_from or args.label) / "search.db")
     row: dict[str, object] = {"flags": flags, "time_budget": args.time_budget, "epochs": args.epochs}
+    row |= {"seed": args.seed, "search_from": args.search_from} if args.search_from else {}
 
     start = time.perf_counter()
-    if not (work / "search.db").exists():
+    if args.search_from:
+        if json.loads(nas("show", "afternoon", "--db", db, "--json"))["status"] != "finished":
+            sys.exit(f"{args.search_from}'s search has not finished: run its label again first")
+    elif not Path(db).exists():
         nas("run", "--quiet", "--name", "afternoon", "--db", db, "--time-budget", args.time_budget, *flags)
     elif json.loads(nas("show", "afternoon", "--db", db, "--json"))["status"] != "finished":
         nas("resume", "afternoon", "--quiet", "--db", db, "--time-budget", args.time_budget)

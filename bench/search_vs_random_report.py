@@ -1,11 +1,14 @@
 """The tables and the curve of bench/search_vs_random.py's results (markdown on stdout, an SVG of
 the best fitness per evaluation count, mean over seeds, beside the JSON).
 
-    .venv/bin/python bench/search_vs_random_report.py
+    .venv/bin/python bench/search_vs_random_report.py [--results search_vs_random_umap.json]
+
+The SVG is written beside the JSON, with the same name.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from pathlib import Path
@@ -54,7 +57,10 @@ def svg(series: dict[str, list[float]], width: int = 560, height: int = 300) -> 
 
 
 def main() -> None:
-    runs = json.loads((RESULTS / "search_vs_random.json").read_text())["runs"]
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="search_vs_random.json", help="a results file in bench/results")
+    path = RESULTS / parser.parse_args().results
+    runs = json.loads(path.read_text())["runs"]
     searches = {k: v for k, v in runs.items() if "strategy" in v}
     refs = {k: v for k, v in runs.items() if "reference" in v}
     print(
@@ -94,7 +100,7 @@ def main() -> None:
             if values:
                 curve.append(statistics.mean(values))
         series[strategy] = curve
-    (RESULTS / "search_vs_random.svg").write_text(svg(series))
+    path.with_suffix(".svg").write_text(svg(series))
 
 
 if __name__ == "__main__":
