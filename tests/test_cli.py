@@ -43,6 +43,8 @@ def test_run_then_show_and_runs(tmp_path):
         for ind in g["evaluated"]:
             assert {"hash", "genome", "parents", "status", "metrics", "seconds"} <= set(ind)
             assert set(ind["metrics"]) == set(Metrics.fields())  # one serialised form everywhere
+            if ind["status"] != "cached":  # the head's share of the evaluation's seconds
+                assert 0 < ind["head_seconds"] < ind["seconds"]
     # each generation's total: its 4 candidates and the second-seed evaluations of its best 2
     twice = [sum(len(i["evaluations"]) == 2 for i in g["evaluated"]) for g in data["generations"]]
     assert twice == [2, 2, 2]
@@ -57,6 +59,8 @@ def test_run_then_show_and_runs(tmp_path):
     so_far = [float(r[-2]) for r in gen_rows]  # the run's best up to each generation
     assert header[-4:] == ["best", "so", "far", "seconds"]
     assert so_far == sorted(so_far) and so_far[-1] == round(best["metrics"]["acc"], 4)
+    spent = [x for x in table.stdout.splitlines() if x.startswith("evaluation time in the kmeans head:")]
+    assert len(spent) == 1 and re.search(r"head: [\d.]+ s of [\d.]+ s \(\d+\.\d%\)$", spent[0]), spent
     runs = nas("runs", "--db", db)
     assert runs.returncode == 0 and "cli" in runs.stdout and "finished" in runs.stdout
 

@@ -475,7 +475,7 @@ def _record(c: Candidate, r: EvalResult) -> IndividualRecord:
         hash=c.genome.hash, genome=c.genome.canonical_json(), parents=c.parents, operator=c.operator,
         status=EvalStatus(r.status), seed=r.seed, metrics=r.metrics, seconds=r.seconds, error=r.error,
         node=r.node, device=r.device, rung_acc=r.rung_acc, rung_scores=r.rung_scores,
-        pruned_at=r.pruned_at,
+        pruned_at=r.pruned_at, head_seconds=r.head_seconds,
     )  # fmt: skip
 
 
@@ -491,6 +491,9 @@ def _merge(first: IndividualRecord, second: EvalResult) -> IndividualRecord:
     infrastructure made it fail: then the first evaluation stands alone."""
     one = _evaluation(first.seed, first.metrics, first.seconds)
     two = _evaluation(second.seed, second.metrics, second.seconds)
+    head = None if first.head_seconds is None or second.head_seconds is None else (
+        first.head_seconds + second.head_seconds
+    )  # fmt: skip
     if (second.error or "").startswith(INFRASTRUCTURE):
         return replace(first, evaluations=(one, {**two, "error": second.error}))
     if second.status != EvalStatus.OK:
@@ -500,11 +503,11 @@ def _merge(first: IndividualRecord, second: EvalResult) -> IndividualRecord:
         return replace(
             first, status=EvalStatus.FAILED, metrics=unscored,
             error=f"second evaluation (seed {second.seed}) {second.status}: {second.error}",
-            evaluations=(one, two), seconds=first.seconds + second.seconds,
+            evaluations=(one, two), seconds=first.seconds + second.seconds, head_seconds=head,
         )  # fmt: skip
     return replace(
         first, metrics=first.metrics.mean(second.metrics), evaluations=(one, two),
-        seconds=first.seconds + second.seconds,
+        seconds=first.seconds + second.seconds, head_seconds=head,
     )  # fmt: skip
 
 
@@ -512,5 +515,5 @@ def _cached(c: Candidate, known: IndividualRecord) -> IndividualRecord:
     """A candidate whose genome was evaluated before: its metrics, no training, status cached."""
     return replace(
         known, parents=c.parents, operator=c.operator, status=EvalStatus.CACHED, seconds=0.0,
-        node=None, device=None,
+        head_seconds=None, node=None, device=None,
     )  # fmt: skip

@@ -29,6 +29,7 @@ def individual_json(ind: IndividualRecord) -> dict[str, Any]:
         "error": ind.error,
         "metrics": ind.metrics.to_json(),
         "seconds": ind.seconds,
+        "head_seconds": ind.head_seconds,
         "seed": ind.seed,
         "node": ind.node,
         "checkpoint_score": ind.rung_acc,  # at the last rung reached
@@ -128,6 +129,20 @@ def generations_table(generations: list[GenerationRecord]) -> str:
         ])  # fmt: skip
     header = ["gen", "evaluated", "failed", "pruned", "cached", "best", "mean", "best so far", "seconds"]
     return text_table(header, rows)
+
+
+def head_time(generations: list[GenerationRecord]) -> str | None:
+    """How much of the evaluations' time the clustering head took (``nas show``, the report), e.g.
+    "310.2 s of 2470.1 s (12.6%)"; None when no stored evaluation measured it (runs stored before
+    schema revision 0006)."""
+    trained = [i for g in generations for i in g.individuals if i.status != EvalStatus.CACHED]
+    timed = [i for i in trained if i.head_seconds is not None]
+    if not timed:
+        return None
+    head = sum(i.head_seconds or 0.0 for i in timed)
+    total = sum(i.seconds for i in timed)
+    share = f" ({100 * head / total:.1f}%)" if total > 0 else ""
+    return f"{head:.1f} s of {total:.1f} s{share}"
 
 
 def runs_table(storage: RunStorage) -> str | None:

@@ -52,6 +52,7 @@ class IndividualRecord:
     rung_scores: dict[int, float] = field(default_factory=dict)  # epoch -> objective, each checkpoint
     pruned_at: int | None = None  # the epoch training stopped at when pruned (copied by cached copies)
     evaluations: tuple[dict[str, Any], ...] = ()  # each seed's metrics when re-evaluated; metrics = mean
+    head_seconds: float | None = None  # of ``seconds``, the clustering head's (None: not measured)
 
     @property
     def reusable(self) -> bool:

@@ -124,6 +124,7 @@ class IndividualRow(Base):
     pruned_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
     evaluations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     rung_scores: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    head_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
 
 
@@ -142,7 +143,7 @@ class JournalRow(Base):
 # the columns of an individual besides its metrics (one column each, see Metrics.fields())
 _INDIVIDUAL_FIELDS = [
     "hash", "genome", "operator", "status", "seed", "seconds", "error", "node", "device",
-    "rung_acc", "pruned_at",
+    "rung_acc", "pruned_at", "head_seconds",
 ]  # fmt: skip
 
 

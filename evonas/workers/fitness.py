@@ -132,6 +132,7 @@ class EvalResult(BaseModel):
     weights: bytes | None = Field(None, repr=False, description="safetensors of the trained model")
     started_at: float = 0.0  # wall-clock (epoch) seconds, for concurrency accounting
     finished_at: float = 0.0
+    head_seconds: float | None = None  # of ``seconds``, what the clustering head took (every checkpoint)
 
     @model_validator(mode="before")
     @classmethod
@@ -202,7 +203,8 @@ def evaluate_genome(
     except Exception as exc:  # any error of the candidate is its result, never the run's
         values, status, error = {}, EvalStatus.FAILED, f"{type(exc).__name__}: {exc}"
     metrics = Metrics.from_mapping(values)
-    extra = {k: values[k] for k in ("rung_acc", "rung_scores", "pruned_at", "weights") if k in values}
+    kept = ("rung_acc", "rung_scores", "pruned_at", "weights", "head_seconds")
+    extra = {k: values[k] for k in kept if k in values}
     return EvalResult(
         status=status,
         metrics=metrics,
@@ -240,7 +242,7 @@ def _evaluate(
     )
     x_val = torch.from_numpy(np.array(data.x_val, dtype=np.float32, copy=True)).to(device, memory_format=fmt)
     baseline = float(((x_val - x_train.mean(dim=0, keepdim=True)) ** 2).mean())
-    checkpoint: dict[str, Any] = {}
+    checkpoint: dict[str, Any] = {"head_seconds": 0.0}
     rung_at = {r.epoch: r for r in rungs if r.epoch < budget.epochs}
 
     def at_epoch(epoch: int, _loss: float) -> None:
@@ -254,10 +256,13 @@ def _evaluate(
         if not (np.isfinite(recon) and np.isfinite(z).all()):
             return  # the final gate judges a diverged model
         # a generator of its own, so the training's shuffling goes on as without the checkpoint
+        t0 = time.perf_counter()
         try:
             scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
         except ValueError:  # e.g. a single cluster so far: nothing to judge yet
             return
+        finally:
+            checkpoint["head_seconds"] += time.perf_counter() - t0
         objective = Metrics.from_mapping(scores).objective
         checkpoint["rung_acc"] = objective
         if objective is not None:
@@ -295,10 +300,13 @@ def _evaluate(
         )
     if not np.isfinite(z).all() or float(z.std(axis=0).max()) < 1e-8:
         raise _Failure("collapsed: the latent codes are constant or not finite", **partial)
+    t0 = time.perf_counter()
     try:
         scores = score_codes(z, data, budget, rng, seed)
     except ValueError as exc:  # e.g. k-means found a single cluster: nothing to score
+        partial["head_seconds"] += time.perf_counter() - t0
         raise _Failure(f"collapsed: {exc}", **partial) from None
+    partial["head_seconds"] += time.perf_counter() - t0
     weights = state_dict_bytes(model) if keep_weights else None
     return {**partial, **scores, "weights": weights}
 

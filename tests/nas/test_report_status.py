@@ -17,7 +17,9 @@ from evonas.nas import DatasetConfig, RunConfig, run_search
 from evonas.nas.progress import LineProgress, LiveProgress, progress_for
 from evonas.nas.report import SECTIONS, pareto_front
 from evonas.nas.status import RunProgress
-from evonas.storage import IndividualRecord
+from evonas.nas.summary import head_time
+from evonas.statuses import EvalStatus
+from evonas.storage import GenerationRecord, IndividualRecord
 
 from ..conftest import TINY_BUDGET, interruptible
 
@@ -100,6 +102,7 @@ def test_report_and_compare_from_a_stored_run(tmp_path, ray_cluster):
     assert html.count("data:image/png;base64,") == 4  # generations, pareto, layer diagram, timing
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)  # opens offline
     assert "made by <b>init</b>" in html  # the lineage reaches generation 0
+    assert re.search(r"of which the kmeans head</t[dh]><td>[\d.]+ s of [\d.]+ s \(\d+\.\d%\)", html)
     compare = nas("compare", "one", "two", "--db", db)
     assert compare.returncode == 0, compare.stderr
     lines = compare.stdout.splitlines()
@@ -159,3 +162,15 @@ def test_the_estimate_of_a_time_budgeted_run_never_exceeds_the_time_left():
     tracker.evaluated = 1  # one evaluation finished: the naive estimate is for 100,000 generations
     snap = tracker.snapshot(None)
     assert snap is not None and snap.eta is not None and 0 < snap.eta <= 600.0
+
+
+def test_the_head_time_is_summed_over_trained_evaluations_and_absent_when_never_measured():
+    def ind(h: str, seconds: float, head: float | None, status: str = "ok") -> IndividualRecord:
+        status_ = EvalStatus(status)
+        return IndividualRecord(h, "{}", (), "init", status_, 0, seconds=seconds, head_seconds=head)
+
+    cached = ind("c", 0.0, None, "cached")
+    measured = GenerationRecord(0, (), (ind("a", 10.0, 2.0), ind("b", 30.0, 3.0), cached))
+    assert head_time([measured]) == "5.0 s of 40.0 s (12.5%)"
+    stored_before = GenerationRecord(0, (), (ind("a", 10.0, None),))  # a run stored before revision 0006
+    assert head_time([stored_before]) is None

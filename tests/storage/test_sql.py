@@ -41,7 +41,9 @@ def test_round_trip(storage):
         1,
         ("a", "c"),
         (
-            _ind("c", acc=0.9, rung_acc=0.7, rung_scores={2: 0.6, 4: 0.7}, evaluations=twice),
+            _ind(
+                "c", acc=0.9, rung_acc=0.7, rung_scores={2: 0.6, 4: 0.7}, evaluations=twice, head_seconds=0.25
+            ),
             _ind("a", status="cached"),
             _ind(
                 "d", acc=0.3, status="pruned", rung_acc=0.3, rung_scores={2: 0.3}, pruned_at=2, error="pruned"

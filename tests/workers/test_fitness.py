@@ -33,6 +33,7 @@ def test_metrics_are_measured(digits_data):
     assert r.metrics.recon_loss < 0.9 * r.metrics.baseline_loss  # passed the gate
     assert r.metrics.params == 9 * 16 * 2 + 16 + 1 + 16 * 16 * 10 * 2 + 10 + 256
     assert r.seconds > 0 and r.device == "cpu"
+    assert r.head_seconds is not None and 0 < r.head_seconds < r.seconds  # the head's part of it
     # the CAE has learned something: clearly better than chance (0.1) on 10 classes
     assert r.metrics.acc > 0.4
 
@@ -123,6 +124,7 @@ def test_below_the_threshold_at_a_rung_is_pruned_there_with_its_figures(digits_d
     assert cut.metrics.acc == cut.rung_acc == second  # the figures it reached at that checkpoint
     assert cut.metrics.recon_loss is not None and cut.metrics.recon_loss > full.metrics.recon_loss
     assert "pruned after epoch 3/5" in cut.error
+    assert cut.head_seconds is not None and 0 < cut.head_seconds < cut.seconds  # both rungs' clustering
     early = evaluate_genome(
         SMALL, digits_data, TINY_BUDGET, seed=3, threads=1, rungs=(Rung(epoch=1, prune_below=first + 1e-9),)
     )
