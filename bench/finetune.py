@@ -28,11 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _proc import append_row
 
-from evonas.datasets import load_dataset, search_splits
+from evonas.datasets import load_dataset
 from evonas.export import read_bundle
 from evonas.learn.heads import cluster_codes
 from evonas.training.evaluation import clustering_report
-from evonas.training.train import TrainOptions, train_bundle
+from evonas.training.train import TrainOptions, protocol_rows, train_bundle
 
 RESULTS = Path(__file__).parent / "results"
 METHODS: dict[str, tuple[str | None, dict[str, Any]]] = {
@@ -47,15 +47,10 @@ KEYS = ("acc", "nmi", "ari")
 def scored_rows(
     bundle_dir: Path, dataset: str, data_dir: Path | None, protocol: str
 ) -> tuple[np.ndarray, Any]:
-    bundle = read_bundle(bundle_dir)
-    ds = bundle.meta.get("dataset", {})
+    """The rows `nas train` scores under ``protocol`` (its own rule, ``protocol_rows``) and the labels."""
+    ds = read_bundle(bundle_dir).meta.get("dataset", {})
     data = load_dataset(dataset, data_dir, ds.get("layout", "auto"))
-    if protocol == "transductive":
-        return np.arange(len(data.x)), data.y
-    val_size, test_fraction = int(ds.get("val_size", 0)), float(ds.get("test_fraction", 0.2))
-    splits = search_splits(data, val_size=val_size, test_fraction=test_fraction)
-    assert splits.index is not None
-    return splits.index[2], data.y
+    return protocol_rows(data, ds, protocol)[3], data.y
 
 
 def one(
