@@ -77,6 +77,24 @@ def test_run_then_show_and_runs(tmp_path):
     assert beyond.returncode == 1 and "'--rank' option must be between 1 and" in beyond.stderr
 
 
+@pytest.mark.slow
+def test_a_time_budget_ends_a_real_run_cleanly_and_resume_spends_a_new_one(tmp_path):
+    db = str(tmp_path / "tb.db")
+    run = nas("run", "--name", "tb", "--population", "4", "--epochs", "3", "--seed", "1", "--cpus", "2",
+              "--time-budget", "12s", "--quiet", "--db", db)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    first = json.loads(nas("show", "tb", "--db", db, "--json").stdout)
+    assert first["status"] == "finished" and first["stop_reason"].startswith("time budget of 0m12s spent")
+    assert first["best"] is not None and len(first["generations"]) >= 1  # its best is stored
+    assert "time budget of 0m12s spent" in nas("show", "tb", "--db", db).stdout  # the reason is shown
+    more = nas("resume", "tb", "--time-budget", "20s", "--quiet", "--db", db)
+    assert more.returncode == 0, more.stderr
+    second = json.loads(nas("show", "tb", "--db", db, "--json").stdout)
+    assert second["status"] == "finished" and second["stop_reason"].startswith("time budget of 0m20s spent")
+    assert len(second["generations"]) > len(first["generations"])  # carried on from where it stopped
+    assert second["generations"][: len(first["generations"])] == first["generations"]  # kept as it was
+
+
 def test_usage_errors_exit_2():
     out = nas("run", "--population", "many")
     assert out.returncode == 2 and "invalid int value" in out.stderr
