@@ -606,7 +606,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from evonas.nas.summary import best_individual, generations_table, head_time, run_json, scores_line
+    from evonas.nas.summary import (
+        best_individual,
+        generations_table,
+        head_time,
+        run_head,
+        run_json,
+        scores_line,
+    )
     from evonas.storage import SQLStorage
 
     with SQLStorage(args.db, create=False) as storage:
@@ -626,8 +633,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"best: {Genome.from_json(best.genome).compact()} (hash {best.hash})")
         print(f"      {scores_line(m)}  recon {m.recon_loss or 0.0:.5f}  params {m.params or 0:,}")
     if (spent := head_time(gens)) is not None:
-        head = run.config.get("budget", {}).get("head", "kmeans")
-        print(f"evaluation time in the {head} head: {spent}")
+        print(f"evaluation time in the {run_head(run)} head: {spent}")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from evonas.errors import NASError
 from evonas.genomes import Genome, infer_shapes
 from evonas.nas.selection import unique
-from evonas.nas.summary import best_individual, head_time, run_input_shape
+from evonas.nas.summary import best_individual, head_time, run_head, run_input_shape
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 
@@ -199,7 +199,6 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
     failed = [(g.index, i) for g in gens for i in g.individuals if i.status == EvalStatus.FAILED]
     trained = [i for i in inds if i.status != EvalStatus.CACHED]
     ds = run.config.get("dataset", {})
-    head = run.config.get("budget", {}).get("head", "kmeans")
     parts = [f"<h1>evonas run {_esc(run.name)}</h1>"]
 
     summary = [
@@ -209,7 +208,7 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
         ("failed", len(failed)), ("pruned", sum(i.status == EvalStatus.PRUNED for i in inds)),
         ("re-evaluated with a second seed", sum(bool(i.evaluations) for i in trained)),
         ("evaluation seconds", f"{sum(i.seconds for i in trained):.1f}"),
-        (f"of which the {head} head", head_time(list(gens)) or "not measured"),
+        (f"of which the {run_head(run)} head", head_time(list(gens)) or "not measured"),
         ("created (UTC)", run.created_at.isoformat(timespec="seconds")),
         ("evonas", run.evonas_version),
     ]  # fmt: skip

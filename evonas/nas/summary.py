@@ -79,6 +79,11 @@ def load_run_json(storage: RunStorage, key: str | int) -> dict[str, Any]:
     return run_json(run, storage.load_generations(run.id))
 
 
+def run_head(run: RunInfo) -> str:
+    """The head the run's fitness clusters codes with (its configuration is stored resolved)."""
+    return str(run.config.get("budget", {}).get("head", "kmeans"))
+
+
 def run_input_shape(run: RunInfo) -> tuple[int, int, int]:
     """The image shape (C, H, W) of the run's dataset: stored with the run; a run stored before
     that (schema revision 0003) has its dataset loaded to learn it."""

@@ -245,6 +245,14 @@ def _evaluate(
     checkpoint: dict[str, Any] = {"head_seconds": 0.0}
     rung_at = {r.epoch: r for r in rungs if r.epoch < budget.epochs}
 
+    def score(z: np.ndarray, generator: np.random.Generator) -> dict[str, float]:
+        """The head on the codes, its seconds added to ``checkpoint["head_seconds"]`` (every call)."""
+        t0 = time.perf_counter()
+        try:
+            return score_codes(z, data, budget, generator, seed)
+        finally:
+            checkpoint["head_seconds"] += time.perf_counter() - t0
+
     def at_epoch(epoch: int, _loss: float) -> None:
         if on_epoch is not None:
             on_epoch(epoch, budget.epochs)
@@ -256,13 +264,10 @@ def _evaluate(
         if not (np.isfinite(recon) and np.isfinite(z).all()):
             return  # the final gate judges a diverged model
         # a generator of its own, so the training's shuffling goes on as without the checkpoint
-        t0 = time.perf_counter()
         try:
-            scores = score_codes(z, data, budget, np.random.default_rng([seed, 1]), seed)
+            scores = score(z, np.random.default_rng([seed, 1]))
         except ValueError:  # e.g. a single cluster so far: nothing to judge yet
             return
-        finally:
-            checkpoint["head_seconds"] += time.perf_counter() - t0
         objective = Metrics.from_mapping(scores).objective
         checkpoint["rung_acc"] = objective
         if objective is not None:
@@ -300,13 +305,12 @@ def _evaluate(
         )
     if not np.isfinite(z).all() or float(z.std(axis=0).max()) < 1e-8:
         raise _Failure("collapsed: the latent codes are constant or not finite", **partial)
-    t0 = time.perf_counter()
     try:
-        scores = score_codes(z, data, budget, rng, seed)
+        scores = score(z, rng)
     except ValueError as exc:  # e.g. k-means found a single cluster: nothing to score
-        partial["head_seconds"] += time.perf_counter() - t0
-        raise _Failure(f"collapsed: {exc}", **partial) from None
-    partial["head_seconds"] += time.perf_counter() - t0
+        timed = partial | {"head_seconds": checkpoint["head_seconds"]}
+        raise _Failure(f"collapsed: {exc}", **timed) from None
+    partial["head_seconds"] = checkpoint["head_seconds"]
     weights = state_dict_bytes(model) if keep_weights else None
     return {**partial, **scores, "weights": weights}
 
