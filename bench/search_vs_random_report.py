@@ -60,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", default="search_vs_random.json", help="a results file in bench/results")
     path = RESULTS / parser.parse_args().results
+    if not path.is_file():
+        parser.error(f"no results file {path}: run bench/search_vs_random.py --out {path.name} first")
     runs = json.loads(path.read_text())["runs"]
     searches = {k: v for k, v in runs.items() if "strategy" in v}
     refs = {k: v for k, v in runs.items() if "reference" in v}
