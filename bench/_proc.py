@@ -82,11 +82,22 @@ def machine() -> dict[str, object]:
 
 
 def append_row(out: Path, doc: dict[str, Any], row: dict[str, Any]) -> None:
-    """Add ``row`` to a results document and write it at once, so a stopped benchmark keeps it."""
+    """Add ``row`` to a results document and write it at once, so a stopped benchmark keeps it.
+
+    The file is read again under an exclusive lock, so two processes appending side by side keep
+    each other's rows; ``doc`` is left holding what was written."""
+    import fcntl
+
     print(json.dumps(row), flush=True)
-    doc["rows"].append(row)
-    doc.update(machine())
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    out.parent.mkdir(exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        latest = json.loads(out.read_text()) if out.exists() else dict(doc)
+        latest["rows"] = [*latest.get("rows", []), row]
+        latest.update(machine())
+        out.write_text(json.dumps(latest, indent=2) + "\n")
+    doc.clear()
+    doc.update(latest)
 
 
 def merge_row(out: Path, key: str, row: dict[str, Any]) -> None:

@@ -112,7 +112,8 @@ class FinetuneResult:
     labels: np.ndarray  # argmax of Q for every sample of ``x_eval``
     iterations: int
     stopped_because: StoppedBecause
-    history: list[dict[str, float]] = field(default_factory=list)  # one entry per target update
+    # one entry per target update; from the second on with the mean loss since the one before
+    history: list[dict[str, float]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)  # total loss of every iteration
 
 
@@ -301,9 +302,12 @@ def finetune(
                 reliable = np.flatnonzero(mask.numpy()) if bool(mask.any()) else np.arange(x.shape[0])
                 order, pos = rng.permutation(reliable), 0
             history.append({
-                "iteration": float(it), "label_change": changed, "loss": float("nan"),
-                "reliable": float(len(reliable)), "b1": thresholds.b1,
+                "iteration": float(it), "label_change": changed, "reliable": float(len(reliable)),
+                "b1": thresholds.b1,
             })  # fmt: skip
+            if losses:  # the mean loss of the iterations since the last target update
+                window = losses[-cfg.update_interval :]
+                history[-1]["loss"] = sum(window) / len(window)
             if on_update is not None:
                 on_update(history[-1])
             if it > 0 and changed < cfg.tol:
@@ -327,8 +331,6 @@ def finetune(
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-        window = losses[-(it % cfg.update_interval + 1) :]
-        history[-1]["loss"] = sum(window) / len(window)  # mean loss since the last target update
         it += 1
     with torch.no_grad():
         xe = x if x_eval is None else x_eval

@@ -160,6 +160,9 @@ def test_stopping_rule_ends_when_labels_settle(trained):
     result = finetune(model, x, 10, cfg, seed=0)
     assert result.stopped_because == "labels settled" and result.iterations == 20
     assert [h["iteration"] for h in result.history] == [0.0, 20.0]
+    # an update reports the mean loss of the iterations before it (the first has none yet)
+    assert "loss" not in result.history[0]
+    assert result.history[1]["loss"] == pytest.approx(np.mean(result.losses[:20]))
 
 
 def test_only_reliable_samples_train_and_the_thresholds_fall(trained):
