@@ -4,7 +4,8 @@ Starts from a bundle that `nas train` has already trained (``BUNDLE/<protocol>/t
 e.g. the one bench/afternoon.py leaves), so every method fine-tunes the same pre-trained model:
 ``none`` (the trained model as it is), ``idec`` (no augmentation), ``idec-aug`` (the authors'
 shift 0.1 / rotation 10 / zoom 0.1, as DEC-DA), ``idec-recipe`` (`nas train`'s default: the
-augmentation the bundle's recipe pre-trained with) and ``edcwrn`` (its authors' settings). Each
+augmentation the bundle's recipe pre-trained with), ``idec-head`` (the same, starting from the
+head's partition: ``--finetune-centres head``) and ``edcwrn`` (its authors' settings). Each
 fine-tuned model is scored with both heads from the same codes (umap-gmm by `nas train`, k-means on
 the `codes.npy` it writes) on the rows its protocol scores, and with the method's own assignment
 (argmax Q). Results are merged into bench/results/finetune.json, one row per (protocol, method,
@@ -41,6 +42,7 @@ METHODS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "idec": ("idec", {"augment": "none"}),
     "idec-aug": ("idec", {"augment": "medium"}),
     "idec-recipe": ("idec", {}),  # `nas train`'s default: the augmentation of the bundle's recipe
+    "idec-head": ("idec", {"centres": "head"}),  # the same, its centres from the head's partition
     "edcwrn": ("edcwrn", {}),
 }
 KEYS = ("acc", "nmi", "ari")

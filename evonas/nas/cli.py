@@ -294,10 +294,9 @@ FINETUNE_OPTIONS: tuple[tuple[str, Any, str, str], ...] = (
         "--finetune-optimizer",
         str,
         "{adam,sgd}",
-        "default: adam (the EDCWRN authors' SGD with lr 1 "
-        "suits their dense autoencoder, not a CAE: see README)",
+        "default: sgd with momentum 0.9 for edcwrn, as its authors; adam for idec",
     ),
-    ("--finetune-lr", float, "LR", "default: 1e-4"),
+    ("--finetune-lr", float, "LR", "default: 1 for edcwrn, as its authors; 1e-4 for idec"),
     (
         "--finetune-augment",
         str,
@@ -305,6 +304,13 @@ FINETUNE_OPTIONS: tuple[tuple[str, Any, str, str], ...] = (
         "random affine augmentation of the "
         "samples and their neighbours (default: medium for edcwrn, as its authors; the bundle's recipe "
         "for idec, as DEC-DA)",
+    ),
+    (
+        "--finetune-centres",
+        str,
+        "{kmeans,head}",
+        "initial cluster centres: k-means on the codes, as the papers (default), or the mean code of "
+        "each cluster the head found before fine-tuning",
     ),
     (
         "--finetune-kmeans-init",

@@ -44,6 +44,7 @@ from evonas.learn.augment import Augmentation
 
 Method = Literal["idec", "edcwrn"]
 Optimizer = Literal["adam", "sgd"]
+Centres = Literal["kmeans", "head"]
 StoppedBecause = Literal["labels settled", "iteration limit"]
 
 
@@ -51,7 +52,8 @@ StoppedBecause = Literal["labels settled", "iteration limit"]
 FLAGS: dict[str, str] = {
     "max_iterations": "--finetune-iterations", "update_interval": "--update-interval", "tol": "--stop-tol",
     "cluster_weight": "--cluster-weight", "optimizer": "--finetune-optimizer", "lr": "--finetune-lr",
-    "augment": "--finetune-augment", "kmeans_n_init": "--finetune-kmeans-init", "kernel_a": "--kernel-a",
+    "augment": "--finetune-augment", "centres": "--finetune-centres",
+    "kmeans_n_init": "--finetune-kmeans-init", "kernel_a": "--kernel-a",
     "kernel_b": "--kernel-b", "neighbours": "--neighbours", "feature_beta": "--feature-beta",
     "feature_lambda": "--feature-lambda", "reliable_start": "--reliable-start",
     "reliable_step": "--reliable-step",
@@ -73,6 +75,11 @@ class FinetuneConfig(BaseModel):
     lr: float = Field(1e-4, gt=0, le=10)
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD only")
     augment: Augmentation = Augmentation()
+    centres: Centres = Field(
+        "kmeans",
+        description="initial centres: k-means in code space (the papers), or the mean code of "
+        "each cluster of the head's partition before fine-tuning",
+    )
     kmeans_n_init: int = Field(20, ge=1, le=1000)
     kernel_a: float = Field(1.93, gt=0, le=1000)
     kernel_b: float = Field(0.79, gt=0, le=100)
@@ -244,6 +251,25 @@ def _optimizer(params: list[nn.Parameter], cfg: FinetuneConfig) -> torch.optim.O
     return torch.optim.Adam(params, lr=cfg.lr)
 
 
+def _start(
+    e: np.ndarray, n_clusters: int, cfg: FinetuneConfig, seed: int, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The initial centres in embedding space and the partition they come from."""
+    if cfg.centres == "kmeans":
+        km = fit_kmeans(e, n_clusters, cfg.kmeans_n_init, seed)
+        return km.cluster_centers_, km.labels_
+    if labels is None or labels.shape != (e.shape[0],):
+        raise ValueError("centres from the head need the head's cluster of every fine-tuned sample")
+    counts = np.bincount(labels, minlength=n_clusters)
+    if counts.shape[0] != n_clusters or not counts.all():
+        raise ValueError(
+            f"the head's partition has {int((counts > 0).sum())} non-empty clusters, not {n_clusters}: "
+            "use --finetune-centres kmeans"
+        )
+    centres = np.stack([e[labels == c].mean(axis=0) for c in range(n_clusters)])
+    return centres, labels
+
+
 def finetune(
     model: nn.Module,
     x: torch.Tensor,
@@ -252,9 +278,12 @@ def finetune(
     seed: int = 0,
     on_update: Callable[[dict[str, float]], None] | None = None,
     x_eval: torch.Tensor | None = None,
+    start_labels: np.ndarray | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model`` (an autoencoder with ``encode``/``decode``) for clustering ``x`` in place;
-    the result's labels are the argmax of Q on ``x_eval`` (default ``x``)."""
+    the result's labels are the argmax of Q on ``x_eval`` (default ``x``). With ``cfg.centres ==
+    "head"``, ``start_labels`` (a cluster of 0..n_clusters-1 for each sample of ``x``, e.g. the head's
+    partition) place the centres at the mean embedding of each cluster instead of k-means."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -267,9 +296,9 @@ def finetune(
     # the neighbours of the start come from the plain codes; the centres live in embedding space
     nbrs = neighbours_of(_embed_all(model, x, None, batch))
     e_all = _embed_all(model, x, nbrs, batch)
-    km = fit_kmeans(e_all.numpy(), n_clusters, cfg.kmeans_n_init, seed)
-    clusterer = _Clusterer(km.cluster_centers_, cfg)
-    labels_last = torch.from_numpy(km.labels_.astype(np.int64))
+    centres, start = _start(e_all.numpy(), n_clusters, cfg, seed, start_labels)
+    clusterer = _Clusterer(centres, cfg)
+    labels_last = torch.from_numpy(start.astype(np.int64))
     opt = _optimizer([*model.parameters(), *clusterer.parameters()], cfg)
     thresholds = _Thresholds(cfg.reliable_start, cfg.reliable_step)
     history: list[dict[str, float]] = []

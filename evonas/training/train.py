@@ -257,8 +257,9 @@ def train_bundle(
     if opts.finetune:
         y_scored = np.asarray(data.y)[score_rows] if labelled else None
         metrics["finetune"], (z, partition) = _finetune(
-            model, x_fit, x_all, k, opts, augment, metrics, score, (score_rows, y_scored), say
-        )
+            model, x_fit, x_all, k, opts, augment, metrics, score, (score_rows, y_scored), say,
+            start_labels=partition.labels[fit_rows],
+        )  # fmt: skip
         metrics.update(metrics["finetune"]["after"])
     found = partition.labels
     (out / "trained.safetensors").write_bytes(state_dict_bytes(model))
@@ -357,14 +358,16 @@ def _finetune(
     score: Callable[[], tuple[dict[str, Any], np.ndarray, Partition]],
     scored: tuple[np.ndarray, np.ndarray | None],
     say: Callable[[str], None],
+    start_labels: np.ndarray,
 ) -> tuple[dict[str, Any], tuple[np.ndarray, Partition]]:
     """Fine-tune for clustering, then score with the same head and protocol as before; the
-    method's own assignment (argmax Q) is scored too, on the same rows."""
+    method's own assignment (argmax Q) is scored too, on the same rows. ``start_labels``: the head's
+    partition of the fine-tuned rows before fine-tuning (the centres' start with ``centres="head"``)."""
     assert opts.finetune is not None
     cfg = opts.finetune_config(augment)
     t0 = time.perf_counter()
     result = finetune(
-        model, x_fit, k, cfg, seed=opts.seed, x_eval=x_all,
+        model, x_fit, k, cfg, seed=opts.seed, x_eval=x_all, start_labels=start_labels,
         on_update=lambda h: say(f"{opts.finetune} iteration {int(h['iteration'])}: labels changed "
                                 f"{h['label_change']:.4f}, {int(h['reliable'])} samples train"),
     )  # fmt: skip

@@ -21,6 +21,7 @@ from evonas.learn.augment import Augmentation
 from evonas.training.finetune import (
     FinetuneConfig,
     _embed,
+    _start,
     _Thresholds,
     dispersion_weights,
     finetune,
@@ -185,6 +186,34 @@ def test_only_reliable_samples_train_and_the_thresholds_fall(trained):
     )
 
 
+def test_centres_from_the_head_are_each_clusters_mean_embedding():
+    e = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [12.0, 14.0]])
+    labels = np.array([1, 1, 0, 0])
+    centres, start = _start(e, 2, FinetuneConfig(centres="head"), 0, labels)
+    assert centres.tolist() == [[11.0, 12.0], [1.0, 0.0]] and start is labels
+    with pytest.raises(ValueError, match="--finetune-centres kmeans"):  # a cluster the head left empty
+        _start(e, 3, FinetuneConfig(centres="head"), 0, labels)
+    with pytest.raises(ValueError, match="the head's cluster of every"):
+        _start(e, 2, FinetuneConfig(centres="head"), 0, None)
+    km_centres, km_labels = _start(e, 2, FinetuneConfig(kmeans_n_init=2), 0, labels)  # the papers' start
+    assert sorted(km_centres[:, 0].tolist()) == [1.0, 11.0] and len(set(km_labels.tolist())) == 2
+
+
+def test_finetune_from_the_heads_partition_counts_label_changes_from_it(trained):
+    model, x = copy.deepcopy(trained[0]), trained[1]
+    cfg = FinetuneConfig(method="idec", batch_size=64, update_interval=10, max_iterations=10, tol=0.0,
+                         centres="head")  # fmt: skip
+    rng = np.random.default_rng(0)
+    # a partition unrelated to the codes: most samples leave their start cluster at the first update
+    scrambled = rng.permutation(np.arange(len(x)) % 10)
+    first = finetune(copy.deepcopy(model), x, 10, cfg, seed=0, start_labels=scrambled).history[0]
+    with torch.no_grad():
+        codes = model.encode(x).numpy()
+    _, own = _start(codes, 10, FinetuneConfig(kmeans_n_init=2), 0, None)  # a partition of the codes
+    settled = finetune(copy.deepcopy(model), x, 10, cfg, seed=0, start_labels=own).history[0]
+    assert first["label_change"] > 0.5 > settled["label_change"]
+
+
 def test_idec_with_augmentation_trains_on_transformed_images(trained):
     model = copy.deepcopy(trained[0])
     x = trained[1]
@@ -220,6 +249,7 @@ def _train(bundle, *flags: str) -> subprocess.CompletedProcess[str]:
         (["--finetune", "edcwrn", "--stop-tol", "2"], "--stop-tol", 1),
         (["--neighbours", "3"], "need --finetune", 1),
         (["--finetune", "idec", "--finetune-optimizer", "rmsprop"], "invalid choice", 2),  # a usage error
+        (["--finetune", "idec", "--finetune-centres", "gmm"], "invalid choice", 2),
     ],
 )
 def test_nas_train_refuses_bad_finetune_options(tmp_path, flags, message, code):
@@ -243,3 +273,12 @@ def test_nas_train_edcwrn_reports_before_after_and_why_it_stopped(tmp_path):
     assert 0 <= ft["own_assignment"]["acc"] <= 1
     assert ft["worse"] == (ft["after"]["acc"] < ft["before"]["acc"])
     assert ft["settings"]["kernel_a"] == 1.93 and ft["settings"]["neighbours"] == 2
+
+
+def test_nas_train_idec_can_start_from_the_heads_partition(tmp_path):
+    out = _train(digits_bundle(tmp_path), "--epochs", "2", "--finetune", "idec", "--finetune-centres", "head",
+                 "--finetune-iterations", "20", "--update-interval", "10", "--head", "kmeans", "--json",
+                 "--no-pictures")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    ft = json.loads(out.stdout)["finetune"]
+    assert ft["settings"]["centres"] == "head" and ft["iterations"] <= 20
