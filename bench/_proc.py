@@ -9,6 +9,7 @@ import platform
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +82,24 @@ def machine() -> dict[str, object]:
     }
 
 
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the results file ``out`` (``out.lock``) while reading and writing it."""
+    import fcntl
+
+    out.parent.mkdir(exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def append_row(out: Path, doc: dict[str, Any], row: dict[str, Any]) -> None:
     """Add ``row`` to a results document and write it at once, so a stopped benchmark keeps it.
 
     The file is read again under an exclusive lock, so two processes appending side by side keep
     each other's rows; ``doc`` is left holding what was written."""
-    import fcntl
-
     print(json.dumps(row), flush=True)
-    out.parent.mkdir(exist_ok=True)
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(out):
         latest = json.loads(out.read_text()) if out.exists() else dict(doc)
         latest["rows"] = [*latest.get("rows", []), row]
         latest.update(machine())
@@ -103,11 +111,7 @@ def append_row(out: Path, doc: dict[str, Any], row: dict[str, Any]) -> None:
 def merge_row(out: Path, key: str, row: dict[str, Any]) -> None:
     """Set ``runs[key]`` of a results document under an exclusive lock, so benchmark processes run
     side by side never overwrite each other's rows (read, update and write happen while locked)."""
-    import fcntl
-
-    out.parent.mkdir(exist_ok=True)
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(out):
         doc = json.loads(out.read_text()) if out.exists() else {"runs": {}}
         doc["runs"][key] = {**row, **machine()}
         out.write_text(json.dumps(doc, indent=2) + "\n")
