@@ -1,7 +1,10 @@
 """The tables of bench/finetune.py's results: mean and sd over seeds per (protocol, method), and each
-method's gain over the same model without fine-tuning, paired by seed (markdown on stdout).
+method's gain over the same model without fine-tuning, paired by seed (markdown on stdout). Given
+bench/edcwrn_reproduction.py's results instead, one row per seed, their mean (sd) and the gap to the
+paper.
 
     .venv/bin/python bench/finetune_report.py [--results finetune_25m_umap.json]
+    .venv/bin/python bench/finetune_report.py --results edcwrn_reproduction.json
 
 A seed pairs a fine-tuned row with the ``none`` row of the same protocol and seed: both start from
 the same trained bundle and use the same head seed, so the difference is what the fine-tuning did.
@@ -28,8 +31,12 @@ def _ms(values: list[float], fmt: str = ".4f") -> str:
     return f"{statistics.mean(values):{fmt}} (sd {spread})"
 
 
+def _both(metrics: list[dict[str, float]]) -> str:
+    return f"{_ms([m['acc'] for m in metrics])} / {_ms([m['nmi'] for m in metrics])}"
+
+
 def _pair(rows: list[dict[str, Any]], key: str) -> str:
-    return f"{_ms([r[key]['acc'] for r in rows])} / {_ms([r[key]['nmi'] for r in rows])}"
+    return _both([r[key] for r in rows])
 
 
 def tables(rows: list[dict[str, Any]]) -> str:
@@ -74,6 +81,49 @@ def tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + f"\n\n{title}\n\n" + "\n".join(gains)
 
 
+PAPER = {"acc": 0.625, "nmi": 0.680}  # EDCWRN on Fashion-MNIST, all 70k images
+
+
+def reproduction(rows: list[dict[str, Any]]) -> str:
+    """bench/edcwrn_reproduction.py's rows: per seed, mean (sd), and the own assignment's gap to the paper."""
+    rows = sorted(rows, key=lambda r: r["seed"])
+    out = [
+        "| seed | pre-training | threads | before: k-means ACC / NMI | before: UMAP + GMM ACC / NMI "
+        "| iterations (stopped because) | fine-tuning s | own (argmax Q) ACC / NMI "
+        "| after: k-means | after: UMAP + GMM |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def line(label: str, group: list[dict[str, Any]], pre: str, runs: str) -> str:
+        def heads(when: str) -> str:
+            return " | ".join(_both([r[when][h] for r in group]) for h in ("kmeans", "umap-gmm"))
+
+        return (
+            f"| {label} | {pre} | {','.join(str(r['threads']) for r in group)} | {heads('before')} "
+            f"| {runs} | {_ms([r['finetune_seconds'] for r in group], '.1f')} "
+            f"| {_pair(group, 'own_assignment')} | {heads('after')} |"
+        )
+
+    for r in rows:
+        seconds = f", {r['pretrain_seconds']} s" if r["pretrain_seconds"] is not None else ""
+        loss = f", loss {r['pretrain_final_loss']:.5f}" if r["pretrain_final_loss"] is not None else ""
+        pre = f"{r['pretrain_epochs']} epochs{seconds}{loss}"
+        out.append(line(str(r["seed"]), [r], pre, f"{r['iterations']} ({r['stopped_because']})"))
+    if len(rows) > 1:
+        epochs = ",".join(sorted({str(r["pretrain_epochs"]) for r in rows}))
+        runs = _ms([float(r["iterations"]) for r in rows], ".0f")
+        out.append(line(f"mean of {len(rows)}", rows, f"{epochs} epochs", runs))
+    gap = [
+        f"{_ms([r['own_assignment'][k] - PAPER[k] for r in rows], '+.4f')} {k.upper()}"
+        for k in ("acc", "nmi")
+    ]
+    return (
+        "\n".join(out)
+        + f"\n\nOwn assignment against the paper's {PAPER['acc']} / {PAPER['nmi']}: "
+        + (", ".join(gap) + ".")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,7 +136,8 @@ def main() -> None:
     doc = json.loads(path.read_text())
     when = f"{doc.get('date', '?')}, {doc.get('machine', '?')}, commit {doc.get('commit', '?')}"
     print(f"{path.name}: {when}\n")
-    print(tables(doc["rows"]))
+    reproducing = all("protocol" not in r for r in doc["rows"])
+    print(reproduction(doc["rows"]) if reproducing else tables(doc["rows"]))
 
 
 if __name__ == "__main__":
