@@ -141,8 +141,9 @@ def one(x: torch.Tensor, y: np.ndarray, args: argparse.Namespace, seed: int) -> 
     before = heads(codes(model, x), y, k, seed)
     print(f"  pre-trained: {json.dumps(before)}", flush=True)
     cfg = FinetuneConfig.for_method(
-        "edcwrn", Augmentation(), max_iterations=args.iterations, feature_beta=args.feature_beta
-    )
+        "edcwrn", Augmentation(), max_iterations=args.iterations, feature_beta=args.feature_beta,
+        lr=args.lr,
+    )  # fmt: skip
     start = time.perf_counter()
     result = finetune(
         model, x, k, cfg, seed,
@@ -178,6 +179,9 @@ def main() -> None:
         "--feature-beta", type=float, default=2.0,
         help="EDCWRN's beta (a large one, e.g. 100, keeps the weights near uniform, as the notebook trains)",
     )  # fmt: skip
+    parser.add_argument(
+        "--lr", type=float, default=None, help="fine-tuning's SGD learning rate (default: the authors' 1)"
+    )
     parser.add_argument("--limit", type=int, default=0, help="first N images only (a smoke test)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--work", type=Path, default=Path("bench-work/edcwrn"))
@@ -193,9 +197,10 @@ def main() -> None:
     out = RESULTS / args.out
     doc = json.loads(out.read_text()) if out.exists() else {"rows": []}
     for seed in (int(s) for s in args.seeds.split(",")):
-        key = (seed, args.pretrain_epochs, args.iterations, len(x), args.feature_beta)
+        lr = 1.0 if args.lr is None else args.lr
+        key = (seed, args.pretrain_epochs, args.iterations, len(x), args.feature_beta, lr)
         if any((r["seed"], r["pretrain_epochs"], r["settings"]["max_iterations"], r["images"],
-                r["settings"]["feature_beta"]) == key for r in doc["rows"]):  # fmt: skip
+                r["settings"]["feature_beta"], r["settings"]["lr"]) == key for r in doc["rows"]):  # fmt: skip
             continue
         print(f"seed {seed}", flush=True)
         row = one(x, y, args, seed)
