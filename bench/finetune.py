@@ -5,11 +5,12 @@ e.g. the one bench/afternoon.py leaves), so every method fine-tunes the same pre
 ``none`` (the trained model as it is), ``idec`` (no augmentation), ``idec-aug`` (the authors'
 shift 0.1 / rotation 10 / zoom 0.1, as DEC-DA), ``idec-recipe`` (`nas train`'s default: the
 augmentation the bundle's recipe pre-trained with), ``idec-head`` (the same, starting from the
-head's partition: ``--finetune-centres head``) and ``edcwrn`` (its authors' settings). Each
-fine-tuned model is scored with both heads from the same codes (umap-gmm by `nas train`, k-means on
-the `codes.npy` it writes) on the rows its protocol scores, and with the method's own assignment
-(argmax Q). Results are merged into bench/results/finetune.json, one row per (protocol, method,
-seed), so an interrupted benchmark carries on where it stopped.
+head's partition: ``--finetune-centres head``), ``edcwrn`` (its authors' settings) and
+``edcwrn-lr0.1`` (the same at ``--finetune-lr 0.1``). Each fine-tuned model is scored with both
+heads from the same codes (umap-gmm by `nas train`, k-means on the `codes.npy` it writes) on the
+rows its protocol scores, and with the method's own assignment (argmax Q). Results are merged into
+bench/results/finetune.json, one row per (protocol, method, seed), so an interrupted benchmark
+carries on where it stopped.
 
     .venv/bin/python bench/finetune.py --bundle bench-work/fashion-60m/best \\
         --data-dir ../shared/datasets/fashion-mnist --iterations 1400 --seeds 0
@@ -44,6 +45,7 @@ METHODS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "idec-recipe": ("idec", {}),  # `nas train`'s default: the augmentation of the bundle's recipe
     "idec-head": ("idec", {"centres": "head"}),  # the same, its centres from the head's partition
     "edcwrn": ("edcwrn", {}),
+    "edcwrn-lr0.1": ("edcwrn", {"lr": 0.1}),  # the authors' SGD at a tenth of their lr
 }
 KEYS = ("acc", "nmi", "ari")
 
