@@ -4,10 +4,14 @@ instance of its own; with --address auto it joins the running one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,19 +34,57 @@ def _search(db: Path, name: str, *extra: str) -> subprocess.CompletedProcess:
                 "--epochs", "2", "--reevaluate", "0", "--cpus", "1", "--quiet", *extra)  # fmt: skip
 
 
-@pytest.fixture
-def ray_head():
-    """A real Ray head on 127.0.0.1, started as a user would, stopped afterwards."""
-    start = subprocess.run(
-        [RAY, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", "6399", "--num-cpus", "1",
-         "--include-dashboard", "false", "--disable-usage-stats"],
-        env=ENV, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert start.returncode == 0, start.stderr
+@contextlib.contextmanager
+def foreign_head(work: Path) -> Iterator[str]:
+    """A real Ray head on 127.0.0.1, started as a user would (`ray start --head --block`), and
+    stopped afterwards by signalling that command alone: never `ray stop`, which kills every Ray
+    process on the machine, this test session's own instance included."""
+    before = ADDRESS_FILE.read_text() if ADDRESS_FILE.exists() else None
+    out = work / "ray-start.out"
+    with out.open("w") as sink:
+        head = subprocess.Popen(
+            [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", "6399",
+             "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
+            env=ENV, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     try:
+        deadline = time.monotonic() + 180
+        while "Ray runtime started" not in out.read_text():
+            assert head.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.5)
         yield "127.0.0.1:6399"
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
+        head.terminate()  # `--block` shuts its own node down on SIGTERM
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of its group outlived it
+        if before is None:
+            ADDRESS_FILE.unlink(missing_ok=True)
+        else:
+            ADDRESS_FILE.write_text(before)
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    with foreign_head(tmp_path) as address:
+        yield address
+
+
+def test_stopping_the_foreign_head_leaves_this_sessions_ray_running(tmp_path, ray_cluster):
+    """The fixture's teardown once ran `ray stop --force`, which also killed the session's own
+    raylet; the pytest process then exited mid-suite when the machine was slow enough for Ray to notice."""
+    ray = ray_cluster
+    with foreign_head(tmp_path):
+        pass
+    time.sleep(5)  # give a killed raylet time to be noticed
+
+    @ray.remote
+    def one() -> int:
+        return 1
+
+    assert ray.get(one.remote(), timeout=120) == 1
 
 
 def test_a_running_ray_head_is_left_alone_unless_asked_to_join(tmp_path, ray_head):
