@@ -196,8 +196,8 @@ def main() -> None:
         x, y = x[: args.limit], y[: args.limit]
     out = RESULTS / args.out
     doc = json.loads(out.read_text()) if out.exists() else {"rows": []}
+    lr = FinetuneConfig.for_method("edcwrn", Augmentation(), lr=args.lr).lr  # default unless given
     for seed in (int(s) for s in args.seeds.split(",")):
-        lr = 1.0 if args.lr is None else args.lr
         key = (seed, args.pretrain_epochs, args.iterations, len(x), args.feature_beta, lr)
         if any((r["seed"], r["pretrain_epochs"], r["settings"]["max_iterations"], r["images"],
                 r["settings"]["feature_beta"], r["settings"]["lr"]) == key for r in doc["rows"]):  # fmt: skip
