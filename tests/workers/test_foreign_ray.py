@@ -35,35 +35,44 @@ def _search(db: Path, name: str, *extra: str) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def foreign_head(work: Path) -> Iterator[str]:
-    """A real Ray head on 127.0.0.1, started as a user would (`ray start --head --block`), and
-    stopped afterwards by signalling that command alone: never `ray stop`, which kills every Ray
-    process on the machine, this test session's own instance included."""
+def address_file_kept() -> Iterator[None]:
+    """Put Ray's address file back as it was (or remove it if there was none) when the block ends."""
     before = ADDRESS_FILE.read_text() if ADDRESS_FILE.exists() else None
-    out = work / "ray-start.out"
-    with out.open("w") as sink:
-        head = subprocess.Popen(
-            [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", "6399",
-             "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
-            env=ENV, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
     try:
-        deadline = time.monotonic() + 180
-        while "Ray runtime started" not in out.read_text():
-            assert head.poll() is None, out.read_text()
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.5)
-        yield "127.0.0.1:6399"
+        yield
     finally:
-        head.terminate()  # `--block` shuts its own node down on SIGTERM
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            head.wait(timeout=60)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGKILL)  # whatever of its group outlived it
         if before is None:
             ADDRESS_FILE.unlink(missing_ok=True)
         else:
             ADDRESS_FILE.write_text(before)
+
+
+@contextlib.contextmanager
+def foreign_head(work: Path) -> Iterator[str]:
+    """A real Ray head on 127.0.0.1, started as a user would (`ray start --head --block`), and
+    stopped afterwards by signalling that command alone: never `ray stop`, which kills every Ray
+    process on the machine, this test session's own instance included."""
+    out = work / "ray-start.out"
+    with address_file_kept():
+        with out.open("w") as sink:
+            head = subprocess.Popen(
+                [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", "6399",
+                 "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats"],
+                env=ENV, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while "Ray runtime started" not in out.read_text():
+                assert head.poll() is None, out.read_text()
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.5)
+            yield "127.0.0.1:6399"
+        finally:
+            head.terminate()  # `--block` shuts its own node down on SIGTERM
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                head.wait(timeout=60)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, signal.SIGKILL)  # whatever of its group outlived it
 
 
 @pytest.fixture
@@ -98,15 +107,8 @@ def test_a_running_ray_head_is_left_alone_unless_asked_to_join(tmp_path, ray_hea
 
 
 def test_a_dead_clusters_address_file_is_ignored(tmp_path):
-    existed = ADDRESS_FILE.exists()
-    backup = ADDRESS_FILE.read_text() if existed else None
-    ADDRESS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    ADDRESS_FILE.write_text("127.0.0.1:6398")  # what a killed `ray start` leaves behind
-    try:
+    with address_file_kept():
+        ADDRESS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        ADDRESS_FILE.write_text("127.0.0.1:6398")  # what a killed `ray start` leaves behind
         res = _search(tmp_path / "d.db", "after-dead")
         assert res.returncode == 0, res.stderr
-    finally:
-        if backup is not None:
-            ADDRESS_FILE.write_text(backup)
-        else:
-            ADDRESS_FILE.unlink(missing_ok=True)
