@@ -187,6 +187,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-work/edcwrn"))
     parser.add_argument("--out", default="edcwrn_reproduction.json")
     args = parser.parse_args()
+    try:  # checked before the data loads; the method's default unless given
+        lr = FinetuneConfig.for_method("edcwrn", Augmentation(), lr=args.lr).lr
+    except ValueError as exc:
+        parser.error(str(exc).replace("--finetune-lr", "--lr"))
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_dataset("fashion-mnist", args.data_dir)
@@ -196,7 +200,6 @@ def main() -> None:
         x, y = x[: args.limit], y[: args.limit]
     out = RESULTS / args.out
     doc = json.loads(out.read_text()) if out.exists() else {"rows": []}
-    lr = FinetuneConfig.for_method("edcwrn", Augmentation(), lr=args.lr).lr  # default unless given
     for seed in (int(s) for s in args.seeds.split(",")):
         key = (seed, args.pretrain_epochs, args.iterations, len(x), args.feature_beta, lr)
         if any((r["seed"], r["pretrain_epochs"], r["settings"]["max_iterations"], r["images"],
