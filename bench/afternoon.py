@@ -38,7 +38,7 @@ ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def nas(*args: str, capture: bool = True) -> str:
-    cmd = [sys.executable, "-m", "evonas.nas.cli", *args]
+    cmd = [sys.executable, "-m", "evonas.cli", *args]
     proc = subprocess.run(cmd, env=ENV, capture_output=capture, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr}")

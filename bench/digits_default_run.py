@@ -51,7 +51,7 @@ def raw_pixel_baseline(seeds: int) -> dict[str, float]:
 
 def one_run(db: Path, name: str) -> dict[str, object]:
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--quiet", "--name", name, "--db", str(db)]
+    cmd = [sys.executable, "-m", "evonas.cli", "run", "--quiet", "--name", name, "--db", str(db)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with TreeMemory(proc.pid) as mem:
@@ -60,7 +60,7 @@ def one_run(db: Path, name: str) -> dict[str, object]:
     if proc.returncode != 0:
         raise SystemExit(f"nas run failed ({proc.returncode}):\n{err}")
     show = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "show", name, "--db", str(db), "--json"],
+        [sys.executable, "-m", "evonas.cli", "show", name, "--db", str(db), "--json"],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     data = json.loads(show.stdout)

@@ -32,7 +32,7 @@ ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def nas(*args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "evonas.nas.cli", *args]
+    cmd = [sys.executable, "-m", "evonas.cli", *args]
     return subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     out = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "show", args.name, "--db", args.db, "--json"],
+        [sys.executable, "-m", "evonas.cli", "show", args.name, "--db", args.db, "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     show = json.loads(out.stdout)

@@ -24,9 +24,10 @@ from _proc import machine
 
 from evonas.export import export_run
 from evonas.nas import build_config, run_search
-from evonas.nas.summary import best_individual, run_input_shape
 from evonas.storage import SQLStorage
 from evonas.training.train import TrainOptions, train_bundle
+from evonas.views.runs import best_individual
+from evonas.views.tables import run_input_shape
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -31,7 +31,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def measure(flags: list[str], workers: int, db: Path) -> dict[str, object]:
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--quiet", "--name", "bench", "--db", str(db)]
+    cmd = [sys.executable, "-m", "evonas.cli", "run", "--quiet", "--name", "bench", "--db", str(db)]
     cmd += flags
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -41,7 +41,7 @@ def measure(flags: list[str], workers: int, db: Path) -> dict[str, object]:
     if proc.returncode != 0:
         raise SystemExit(f"nas run failed ({proc.returncode}):\n{err}")
     show = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "show", "bench", "--db", str(db), "--json"],
+        [sys.executable, "-m", "evonas.cli", "show", "bench", "--db", str(db), "--json"],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
     data = json.loads(show.stdout)

@@ -32,7 +32,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def nas(env: dict[str, str], *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "evonas.cli", *args], env=env, capture_output=True, text=True
     )
     if proc.returncode != 0:
         raise SystemExit(f"nas {' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

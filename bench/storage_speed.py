@@ -54,8 +54,8 @@ def _record(h: str) -> IndividualRecord:
 
 
 def _writer(url: str, name: str, n: int, start: mp.Event, out: mp.Queue) -> None:
-    from evonas.nas.status import StoredProgress
     from evonas.storage import GenerationRecord, SQLStorage
+    from evonas.views.progress import StoredProgress
 
     with SQLStorage(url) as storage:
         run = storage.create_run(name, {"generations": n // 10, "population": 10}, seed=0)
@@ -76,8 +76,8 @@ def _writer(url: str, name: str, n: int, start: mp.Event, out: mp.Queue) -> None
 
 
 def _reader(url: str, name: str, ready: mp.Event, stop: mp.Event, out: mp.Queue) -> None:
-    from evonas.nas.status import progress_from_storage
     from evonas.storage import SQLStorage
+    from evonas.views.progress import progress_from_storage
 
     latencies = []
     with SQLStorage(url, create=False) as storage:

@@ -9,9 +9,29 @@ score like any other. The run's best, ``nas show``, ``nas status``, the report, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from evonas.storage.records import IndividualRecord
+
+
+class _Hashed(Protocol):
+    @property
+    def hash(self) -> str: ...
+
+
+H = TypeVar("H", bound=_Hashed)
+
+
+def unique(items: Sequence[H]) -> list[H]:
+    """Drop later items whose genome hash was already seen (keeps the population diverse)."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.hash not in seen:
+            seen.add(item.hash)
+            out.append(item)
+    return out
 
 
 def better(candidate: IndividualRecord, incumbent: IndividualRecord | None) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from evonas.metrics import Metrics
 
-NAS = [sys.executable, "-m", "evonas.nas.cli"]
+NAS = [sys.executable, "-m", "evonas.cli"]
 ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 

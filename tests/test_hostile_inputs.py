@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evonas.cli import main
 from evonas.genomes import Genome, build_autoencoder
 from evonas.learn import state_dict_bytes
 from evonas.metrics import Metrics
-from evonas.nas.cli import main
 from evonas.nas.config import RunConfig
 from evonas.nas.runner import evaluation_key
 from evonas.storage import GenerationRecord, IndividualRecord, SQLStorage

@@ -3,39 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from evonas import ranking
 from evonas.genomes import Genome
 from evonas.genomes.genes import ConvGene, DenseGene, PoolGene
-from evonas.nas.report import pareto_front
-from evonas.nas.status import progress_of
-from evonas.nas.summary import best_individual, individual_json
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage
-
-
-def _evaluations(gens: list[GenerationRecord]) -> int:
-    return sum(1 for g in gens for i in g.individuals if i.status != EvalStatus.CACHED)
+from evonas.views.progress import progress_of
+from evonas.views.report import pareto_front
+from evonas.views.runs import best_individual, counts, curves, individuals, shown_status, wall_seconds
+from evonas.views.tables import individual_json
 
 
 def run_row(run: RunInfo, gens: list[GenerationRecord]) -> dict[str, Any]:
     best = best_individual(gens)
-    running = run.status == RunStatus.RUNNING
-    end = datetime.now(UTC).replace(tzinfo=None) if running else (run.finished_at or run.updated_at)
     return {
         "id": run.id,
         "name": run.name,
-        "status": str(run.status),
+        "status": shown_status(run),
         "dataset": str(run.config.get("dataset", {}).get("name", "?")),
         "selection": run.config.get("selection"),
         "best_acc": best.metrics.acc if best else None,
         "best_nmi": best.metrics.nmi if best else None,
         "best_score": best.score if best else None,
         "generations": len(gens),
-        "evaluations": _evaluations(gens),
-        "elapsed_s": (end - run.created_at).total_seconds(),
+        "evaluations": counts(individuals(gens)).trained,
+        "elapsed_s": wall_seconds(run),
         "stop_reason": run.stop_reason,
     }
 
@@ -65,16 +58,7 @@ def layers(genome: Genome) -> list[dict[str, str]]:
 def run_detail(storage: RunStorage, key: str | int) -> dict[str, Any]:
     run = storage.get_run(key)
     gens = storage.load_generations(run.id)
-    best_so_far: list[float | None] = []
-    gen_best: list[float | None] = []
-    gen_mean: list[float | None] = []
-    running_best: float | None = None
-    for g in gens:
-        scores = [i.score for i in g.individuals if i.complete and i.score is not None]
-        gen_best.append(max(scores) if scores else None)
-        gen_mean.append(sum(scores) / len(scores) if scores else None)
-        running_best = ranking.best_score([running_best, *scores])
-        best_so_far.append(running_best)
+    line = curves(gens)
     by_hash = {i.hash: i for g in gens for i in g.individuals if i.status != EvalStatus.CACHED}
     last = gens[-1] if gens else None
     population = []
@@ -103,7 +87,7 @@ def run_detail(storage: RunStorage, key: str | int) -> dict[str, Any]:
     return {
         "run": run_row(run, gens),
         "config": {k: v for k, v in run.config.items() if k != "db"},
-        "curves": {"best_so_far": best_so_far, "best": gen_best, "mean": gen_mean},
+        "curves": {"best_so_far": list(line.best_so_far), "best": list(line.best), "mean": list(line.mean)},
         "population": population,
         "pareto": pareto,
         "points": scatter,

@@ -1,9 +1,11 @@
 """Genomes: the gene encoding, its validation, variation operators and the model builder.
 
-Depends on nothing else of evonas but its errors.
+Depends on nothing of evonas above its base modules (errors, values). The model builder (torch)
+is imported on first use, so that reading genomes (the dashboard, ``nas status``) needs no torch.
 """
 
-from evonas.genomes.builder import ConvAutoencoder, build_autoencoder
+from __future__ import annotations
+
 from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, Gene, PoolGene
 from evonas.genomes.genome import Genome
 from evonas.genomes.recipe import Recipe
@@ -17,6 +19,7 @@ from evonas.genomes.shapes import (
 )
 from evonas.genomes.space import SearchSpace
 from evonas.genomes.variation import crossover, mutate, random_genome, repair
+from evonas.lazy import lazy_exports
 
 __all__ = [
     "BatchNormGene",
@@ -40,3 +43,10 @@ __all__ = [
     "repair",
     "validate_genome",
 ]
+
+
+# the model builder imports torch: on first use
+__getattr__ = lazy_exports(
+    "evonas.genomes",
+    {"ConvAutoencoder": "evonas.genomes.builder", "build_autoencoder": "evonas.genomes.builder"},
+)

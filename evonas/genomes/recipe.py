@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evonas.errors import InvalidGenomeError
+from evonas.values import Augmentation
 
 Augment = Literal["none", "weak", "medium", "strong"]
 AUGMENTS: tuple[Augment, ...] = ("none", "weak", "medium", "strong")
@@ -46,6 +47,11 @@ class Recipe(BaseModel):
     @property
     def affine(self) -> tuple[float, float, float]:
         return AFFINE[self.augment]
+
+    def augmentation(self, augment: Augment | None = None, noise: float | None = None) -> Augmentation:
+        """The training transform this recipe asks for; ``augment`` or ``noise`` replace its own."""
+        shift, rotation, zoom = AFFINE[augment or self.augment]
+        return Augmentation(shift, rotation, zoom, self.noise if noise is None else noise)
 
     def compact(self) -> str:
         """``aug:medium,noise:0.1,lr:0.001``."""

@@ -17,6 +17,7 @@ from evonas.genomes.genes import (
 )
 from evonas.genomes.genome import Genome
 from evonas.genomes.recipe import AUGMENTS, LEARNING_RATES, NOISES, SMALL_LEARNING_RATES, Augment
+from evonas.sizes import is_large
 
 
 class SearchSpace(BaseModel):
@@ -67,8 +68,7 @@ class SearchSpace(BaseModel):
         image, so that one candidate's 1000 steps take about a minute on a CPU core rather than
         3-14 (a 1.6M-parameter genome took 819 s; without the compute cap, 150-340 s) and a
         search of an hour sees many generations."""
-        side = min(input_shape[1], input_shape[2])
-        if side <= 16:  # e.g. 8x8 digits; small CAEs on a few hundred images want a faster rate
+        if not is_large(input_shape):  # 8x8 digits: small CAEs on few images want a faster rate
             return cls(
                 max_channels=32, max_convs=3, max_latent=32, max_params=200_000,
                 learning_rates=SMALL_LEARNING_RATES,

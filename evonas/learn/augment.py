@@ -9,40 +9,27 @@ noise added and learns to output the transformed image without it. Draws come fr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
+from evonas.values import Augmentation
 
-@dataclass(frozen=True)
-class Augmentation:
-    shift: float = 0.0  # largest shift, as a share of the image side
-    rotation: float = 0.0  # largest rotation, degrees
-    zoom: float = 0.0  # largest zoom in or out, as a share
-    noise: float = 0.0  # std of the Gaussian noise on the input
+__all__ = ["Augmentation", "augment_batch", "random_affine"]
 
-    def __str__(self) -> str:
-        if not self.active:
-            return "none"
-        return (
-            f"shift {self.shift:g}, rotation {self.rotation:g} deg, zoom {self.zoom:g}, noise {self.noise:g}"
-        )
 
-    @property
-    def active(self) -> bool:
-        return any((self.shift, self.rotation, self.zoom, self.noise))
-
-    def __call__(self, batch: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input, target) for one training batch of shape (N, C, H, W) in [0, 1]."""
-        target = batch
-        if self.shift or self.rotation or self.zoom:
-            target = random_affine(batch, self.shift, self.rotation, self.zoom, gen)
-        inputs = target
-        if self.noise:
-            noise = torch.randn(target.shape, generator=gen, device="cpu").to(target.device)
-            inputs = (target + self.noise * noise).clamp(0.0, 1.0)
-        return inputs, target
+def augment_batch(
+    augment: Augmentation, batch: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input, target) for one training batch of shape (N, C, H, W) in [0, 1]."""
+    target = batch
+    if augment.shift or augment.rotation or augment.zoom:
+        target = random_affine(batch, augment.shift, augment.rotation, augment.zoom, gen)
+    inputs = target
+    if augment.noise:
+        noise = torch.randn(target.shape, generator=gen, device="cpu").to(target.device)
+        inputs = (target + augment.noise * noise).clamp(0.0, 1.0)
+    return inputs, target
 
 
 def random_affine(

@@ -16,14 +16,13 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from evonas.learn.clustering import fit_kmeans
+from evonas.values import HEADS, Head
 
-Head = Literal["kmeans", "umap-gmm"]
-HEADS: tuple[Head, ...] = ("kmeans", "umap-gmm")
 UMAP_NEIGHBOURS = 20
 SILHOUETTE_SAMPLES = 5000
 

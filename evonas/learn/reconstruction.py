@@ -9,13 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from evonas.learn.augment import Augmentation
+from evonas.learn.augment import Augmentation, augment_batch
+from evonas.sizes import is_large
 
 
 def prefers_channels_last(input_shape: tuple[int, int, int]) -> bool:
     """Whether training in the channels_last memory format pays for images of this (C, H, W)
     shape: on CPUs oneDNN's convolutions are faster from 16x16 on (bench/eval_speed.py)."""
-    return min(input_shape[1], input_shape[2]) >= 16
+    return is_large(input_shape)
 
 
 class TrainingDiverged(Exception):
@@ -60,7 +61,10 @@ def train_reconstruction(
             batch = x[perm[i : i + batch_size]]
             if batch.shape[0] < 2 and n >= 2:  # a batch of 1 breaks batchnorm
                 continue
-            inputs, target = transform(batch, gen) if transform is not None and gen else (batch, batch)
+            if transform is not None and gen is not None:
+                inputs, target = augment_batch(transform, batch, gen)
+            else:
+                inputs, target = batch, batch
             loss = nn.functional.mse_loss(model(inputs), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()

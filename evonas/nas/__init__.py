@@ -5,16 +5,13 @@ Names are imported lazily so that ``nas --help`` does not pay for torch and Ray.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from evonas.lazy import lazy_exports
 
 _EXPORTS = {
     "DatasetConfig": "evonas.nas.config",
     "RunConfig": "evonas.nas.config",
     "build_config": "evonas.nas.config",
     "Candidate": "evonas.nas.evolution",
-    "RunProgress": "evonas.nas.status",
-    "progress_from_storage": "evonas.nas.status",
     "Search": "evonas.nas.evolution",
     "evaluation_seed": "evonas.nas.evolution",
     "generation_rng": "evonas.nas.evolution",
@@ -26,14 +23,7 @@ _EXPORTS = {
     "AccLossFitness": "evonas.nas.selection",
     "Individual": "evonas.nas.selection",
     "select_survivors": "evonas.nas.selection",
-    "best_individual": "evonas.nas.summary",
-    "load_run_json": "evonas.nas.summary",
-    "run_json": "evonas.nas.summary",
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'evonas.nas' has no attribute {name!r}")
+__getattr__ = lazy_exports("evonas.nas", _EXPORTS)

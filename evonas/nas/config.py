@@ -15,11 +15,10 @@ from evonas.errors import ConfigError
 from evonas.genomes import SearchSpace
 from evonas.nas.pruning import PruningConfig
 from evonas.storage import default_db_url
-from evonas.workers import Budget
+from evonas.values import UNTIL_TIME_IS_SPENT, Budget
 
 MAX_POPULATION = 10_000  # a bound on every count of individuals (a generation is held in memory)
-MAX_GENERATIONS = 100_000
-UNTIL_TIME_IS_SPENT = MAX_GENERATIONS  # the generations of a time-budgeted run that names none
+MAX_GENERATIONS = UNTIL_TIME_IS_SPENT  # a time-budgeted run that names no generations runs this many
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -44,18 +43,27 @@ class DatasetConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field("digits", description="Dataset name; 'digits' is built in.")
-    data_dir: Path | None = Field(None, description="Folder with the dataset's files.")
-    subset: int | None = Field(None, ge=2, le=10**9, description="At most this many training images.")
-    val_size: int = Field(400, ge=10, le=10**9, description="Validation images fitness is scored on.")
+    name: str = Field("digits", description="digits (built in), mnist, fashion-mnist, cifar10, or FILE.npz")
+    data_dir: Path | None = Field(None, description="folder with the dataset's files")
+    subset: int | None = Field(
+        None, ge=2, le=10**9,
+        description="use at most N training images (default: all; 8000 for images of 16x16 and more)",
+    )  # fmt: skip
+    val_size: int = Field(
+        400, ge=10, le=10**9,
+        description="validation images fitness is scored on (2000 for images of 16x16 and more, at "
+        "most a fifth of the images)",
+    )  # fmt: skip
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share held out from the search.")
     clusters: int | None = Field(
-        None, ge=2, le=100_000, description="Clusters k-means looks for; default: the number of classes."
-    )
+        None, ge=2, le=100_000,
+        description="clusters the head looks for (default: the number of classes; required without "
+        "labels)",
+    )  # fmt: skip
     layout: Layout = Field(
         "auto",
-        description="How a 4-d array of an .npz file is laid out: 'nchw', 'nhwc', or 'auto' (channels "
-        "last when the last axis has 1, 3 or 4 entries, see the README).",
+        description="how a 4-d array of an .npz file is laid out (auto: channels last when the last "
+        "axis has 1, 3 or 4 entries and axis 1 has not; when both could, channels last)",
     )
 
 
@@ -64,15 +72,17 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    seed: int = Field(0, ge=0, lt=2**31)
-    population: int = Field(
-        10, ge=2, le=MAX_POPULATION, description="Individuals that survive each generation (mu)."
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="unique run name (default: generated and printed)"
     )
+    seed: int = Field(0, ge=0, lt=2**31, description="root random seed")
+    population: int = Field(10, ge=2, le=MAX_POPULATION, description="survivors per generation (mu)")
     offspring: int | None = Field(
         None, ge=1, le=MAX_POPULATION, description="Offspring per generation (lambda); default population."
     )
-    generations: int = Field(5, ge=0, le=MAX_GENERATIONS, description="Generations after the initial one.")
+    generations: int = Field(
+        5, ge=0, le=MAX_GENERATIONS, description="generations after generation 0 (the initial population)"
+    )
     crossover_prob: float = Field(0.5, ge=0, le=1)
     mutation_prob: float = Field(0.8, ge=0, le=1)
     selection: Literal["best", "tournament", "nsga2"] = Field(
@@ -82,16 +92,15 @@ class RunConfig(BaseModel):
     )
     strategy: Literal["ga", "random"] = Field(
         "ga",
-        description="'ga' breeds offspring from the population; 'random' draws every generation's "
-        "candidates at random from the search space (the baseline the GA must beat).",
+        description="ga: offspring by crossover and mutation; random: every generation's candidates "
+        "drawn at random from the search space (random search, the baseline the GA must beat)",
     )
     mode: Literal["generational", "steady-state"] = Field(
         "generational",
-        description="'generational' (default, reproducible): each generation is bred, evaluated and "
-        "selected as a whole. 'steady-state': regularised evolution with ageing, no generation "
-        "barrier: each finished evaluation at once gives its worker the next child, bred by a "
-        "tournament from the newest 'population' individuals. Not bit-reproducible (results arrive "
-        "in the order workers finish); resumable with nothing finished lost.",
+        description="generational (reproducible): each generation bred, evaluated and selected as a "
+        "whole; steady-state: no generation barrier, every finished evaluation at once starts the "
+        "next child, bred by a tournament among the newest 'population' individuals (regularised "
+        "evolution with ageing; resumable, not bit-reproducible; no pruning or re-evaluation)",
     )
     tournament_size: int = Field(3, ge=2, le=MAX_POPULATION)
     elites: int = Field(
@@ -104,8 +113,8 @@ class RunConfig(BaseModel):
         2,
         ge=0,
         le=MAX_POPULATION,
-        description="The best new candidates of each generation evaluated again with a second seed "
-        "before they are trusted; their metrics are then the mean of both evaluations.",
+        description="best new candidates per generation evaluated again with a second seed before "
+        "they are trusted (their metrics: the mean of both)",
     )
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     db: str = Field(
@@ -113,15 +122,17 @@ class RunConfig(BaseModel):
     )
     address: str | None = Field(None, description="Ray cluster to join; default: start a local one.")
     cpus: int | None = Field(
-        None, ge=1, le=65_536, description="CPUs of the local Ray instance; default: all."
+        None, ge=1, le=65_536, description="CPUs for the local Ray instance (default: all)"
     )
     cpus_per_trial: float = Field(
-        1.0, gt=0, le=1024, description="CPUs per evaluation (also its torch threads)."
+        1.0, gt=0, le=1024, description="CPUs per evaluation (also its torch threads)"
     )
     gpus_per_trial: float = Field(
-        0.0, ge=0, le=64, description="GPUs per evaluation; 0.25 packs four on one GPU."
+        0.0, ge=0, le=64, description="GPUs per evaluation, fractions allowed (0.25 packs four on one GPU)"
     )
-    trial_timeout: float | None = Field(None, gt=0, le=10**7, description="Seconds an evaluation may train.")
+    trial_timeout: float | None = Field(
+        None, gt=0, le=10**7, description="fail an evaluation still training after S seconds"
+    )
     time_budget: Duration | None = Field(
         None,
         description="Wall time a driver may spend (seconds, or '45m', '2h', '900s'): no generation "
@@ -130,13 +141,18 @@ class RunConfig(BaseModel):
     seed_genomes: tuple[str, ...] = Field(
         (),
         max_length=MAX_POPULATION,
-        description="Genomes generation 0 starts with (compact forms or reference names such as "
-        "'kcae'), before random ones fill it up; they need only be valid for the images.",
+        description="start generation 0 with this genome: a compact form (c32k3-pmax-d10, with an "
+        "optional +aug:...,noise:...,lr:... recipe) or a reference name (kcae, small), before random "
+        "ones fill it up; it need only be valid for the images; repeatable",
     )
     keep_weights: int = Field(
         5, ge=0, le=1000, description="Trained weights kept for this many best individuals."
     )
-    weights_dir: Path | None = Field(None, description="Where kept weights go; default: beside the database.")
+    weights_dir: Path | None = Field(
+        None,
+        description="where the best candidates' weights are kept (default: beside an SQLite file; for "
+        "other databases a folder every machine that exports can read, else ./evonas-weights)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:

@@ -27,13 +27,13 @@ from evonas.metrics import AVERAGED, Metrics
 from evonas.nas.config import RunConfig
 from evonas.nas.pruning import thresholds
 from evonas.nas.selection import Individual, select_survivors, tournament
-from evonas.nas.status import RunProgress
 from evonas.nas.tracking import Tracker
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
 from evonas.storage.weights import WeightStore
-from evonas.workers import EvalJob, EvalResult, Rung
-from evonas.workers.dispatch import FollowUp
+from evonas.values import EvalResult, Rung
+from evonas.views.progress import RunProgress
+from evonas.workers.jobs import EvalJob, FollowUp
 
 log = logging.getLogger(__name__)
 

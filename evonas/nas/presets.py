@@ -18,8 +18,8 @@ import math
 from typing import Any
 
 from evonas.nas.config import RunConfig
+from evonas.sizes import is_large
 
-LARGE_IMAGES = 16  # side from which the large preset applies
 LARGE_BUDGET: dict[str, Any] = {"steps": 1000, "batch_size": 64, "lr": 1e-3, "head": "umap-gmm"}
 LARGE_DATASET: dict[str, Any] = {"val_size": 2000, "subset": 8000}
 
@@ -30,7 +30,7 @@ def apply_preset(
     """``config`` with the preset of ``input_shape`` filled in where the user set nothing. With
     ``n_images`` (the dataset's size) the validation split is at most a fifth of the images, so
     a small set keeps most of its images for training (3000 images: 600 for validation)."""
-    if min(input_shape[1], input_shape[2]) < LARGE_IMAGES:
+    if not is_large(input_shape):
         return config
     budget, dataset = config.budget, config.dataset
     given = budget.model_fields_set

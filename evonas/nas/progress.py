@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from evonas.nas.status import RunProgress
+from evonas.views.progress import RunProgress
 
 
 class LineProgress:

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evonas.storage import IndividualRecord
-from evonas.workers import Budget
+from evonas.values import Budget
 
 
 class PruningConfig(BaseModel):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
-import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +29,10 @@ from evonas.nas.steady import SteadyStateSearch
 from evonas.statuses import RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage, SQLStorage, mask_password
 from evonas.storage.base import check_new_run_name
+from evonas.storage.liveness import HEARTBEAT_SECONDS, HEARTBEAT_STALE, driver_state, this_process
 from evonas.storage.weights import WeightStore, default_weights_dir
-from evonas.workers import FitnessData, RayEvaluator
+from evonas.values import FitnessData
+from evonas.workers.dispatch import RayEvaluator
 
 log = logging.getLogger(__name__)
 
@@ -102,42 +102,6 @@ def evaluation_key(config: RunConfig) -> str:
 def default_run_name(config: RunConfig) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{config.dataset.name}-{stamp}-{secrets.token_hex(2)}"
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-HEARTBEAT_SECONDS = 10.0  # how often a driver records that it is alive
-HEARTBEAT_STALE = 60.0  # a heartbeat older than this means the driver is gone
-
-
-def driver_state(run: RunInfo, now: datetime | None = None) -> tuple[bool, str]:
-    """Whether the driver of a run marked running is alive, and why we think so.
-
-    Its heartbeat decides: fresh (younger than ``HEARTBEAT_STALE``) means alive, wherever the
-    driver runs. On this machine a driver whose process has ended is gone at once, without
-    waiting for its heartbeat to go stale."""
-    if run.heartbeat_at is None:
-        return False, "it has no heartbeat"
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    age = (now - run.heartbeat_at).total_seconds()
-    host, _, pid = (run.owner or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid)):
-        return False, f"its process {pid} on this machine has ended"
-    if age < HEARTBEAT_STALE:
-        return True, f"its driver {run.owner} recorded a heartbeat {age:.0f} s ago"
-    return False, f"its last heartbeat is {age:.0f} s old"
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 class Heartbeat:
@@ -266,7 +230,8 @@ def resume_search(
                 "start a new run."
             ) from None
         if run.status == RunStatus.RUNNING:
-            alive, why = driver_state(run)
+            state = driver_state(run)
+            alive, why = state.alive, state.reason
             if alive:
                 raise NASError(
                     f"Run {run.name!r} is still running: {why}. Stop that driver first (Ctrl-C, or kill "

@@ -10,12 +10,12 @@ own random selections use the global ``random`` module, so only its deterministi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
 
 import numpy as np
 from deap import base, tools
 
 from evonas.genomes import Genome
+from evonas.ranking import unique
 from evonas.storage import IndividualRecord
 
 WORST_ACC = -100.0  # a failed candidate
@@ -69,25 +69,6 @@ class Individual:
 
     def __repr__(self) -> str:
         return f"Individual({self.genome.compact()}, fitness={self.fitness.values})"
-
-
-class _Hashed(Protocol):
-    @property
-    def hash(self) -> str: ...
-
-
-H = TypeVar("H", bound=_Hashed)
-
-
-def unique(items: Sequence[H]) -> list[H]:
-    """Drop later items whose genome hash was already seen (keeps the population diverse)."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if item.hash not in seen:
-            seen.add(item.hash)
-            out.append(item)
-    return out
 
 
 def tournament(

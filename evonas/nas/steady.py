@@ -30,11 +30,12 @@ from evonas import ranking
 from evonas.genomes import Genome
 from evonas.nas.evolution import NOVELTY_TRIES, Candidate, Search, _cached, _hms, _record, evaluation_seed
 from evonas.nas.selection import Individual
-from evonas.nas.status import CANDIDATE
 from evonas.nas.tracking import Tracker
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo
-from evonas.workers import EvalJob, EvalResult
+from evonas.storage.records import JOURNAL_CANDIDATE as CANDIDATE
+from evonas.values import EvalResult
+from evonas.workers.jobs import EvalJob
 
 log = logging.getLogger(__name__)
 

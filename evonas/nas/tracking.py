@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from evonas.nas.status import RunProgress, StoredProgress, estimate_left, within_budget
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus
-from evonas.workers import EvalResult
+from evonas.values import EvalResult
+from evonas.views.progress import RunProgress, StoredProgress, estimate_left, within_budget
 
 
 @dataclass

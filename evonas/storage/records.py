@@ -10,6 +10,12 @@ from evonas.errors import INFRASTRUCTURE
 from evonas.metrics import Metrics
 from evonas.statuses import EvalStatus, RunStatus
 
+# Journal keys: a finished evaluation is journaled under its genome hash; a second seed's under
+# hash + JOURNAL_REPLICATE; a steady-state candidate (genome, parents, operator) under hash +
+# JOURNAL_CANDIDATE beside its result.
+JOURNAL_REPLICATE = "/2"
+JOURNAL_CANDIDATE = "@candidate"
+
 
 @dataclass(frozen=True)
 class RunInfo:

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from evonas import __version__
+from evonas.clock import utc_now
 from evonas.errors import INFRASTRUCTURE, RunNotFoundError, StorageError
 from evonas.metrics import Metrics
 from evonas.statuses import EvalStatus, RunStatus
@@ -40,10 +41,6 @@ from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
 from evonas.storage.urls import DEFAULT_DB_URL, mask_password, normalise_db_url
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -293,7 +290,7 @@ class SQLStorage(RunStorage):
         data_fingerprint: str | None = None,
     ) -> RunInfo:
         check_new_run_name(name)
-        now = _now()
+        now = utc_now()
         row = RunRow(
             name=name, status=RunStatus.RUNNING, seed=seed, config=config, evonas_version=__version__,
             created_at=now, updated_at=now, eval_key=eval_key, owner=owner, uid=uuid.uuid4().hex,
@@ -354,7 +351,7 @@ class SQLStorage(RunStorage):
             row = self._by_id(s, run_id)
             row.status = RunStatus(status)
             row.stop_reason = stop_reason
-            row.updated_at = _now()
+            row.updated_at = utc_now()
             row.error = error
             running = row.status == RunStatus.RUNNING
             row.owner = owner if running else None
@@ -365,13 +362,13 @@ class SQLStorage(RunStorage):
 
     def heartbeat(self, run_id: int) -> None:
         with self._transaction(write=True) as s:
-            self._by_id(s, run_id).heartbeat_at = _now()
+            self._by_id(s, run_id).heartbeat_at = utc_now()
 
     def update_progress(self, run_id: int, progress: dict[str, Any]) -> None:
         with self._transaction(write=True) as s:
             row = self._by_id(s, run_id)
             row.progress = progress
-            row.updated_at = row.heartbeat_at = _now()
+            row.updated_at = row.heartbeat_at = utc_now()
 
     def find_evaluations(self, eval_key: str, hashes: Iterable[str]) -> dict[str, IndividualRecord]:
         wanted = list(set(hashes))
@@ -422,10 +419,10 @@ class SQLStorage(RunStorage):
             )
             gen = GenerationRow(
                 index=generation.index, population=list(generation.population),
-                seconds=generation.seconds, created_at=_now(),
+                seconds=generation.seconds, created_at=utc_now(),
             )  # fmt: skip
             run.generations.append(gen)
-            run.updated_at = run.heartbeat_at = _now()
+            run.updated_at = run.heartbeat_at = utc_now()
             for pos, ind in enumerate(generation.individuals):
                 values = {f: getattr(ind, f) for f in _INDIVIDUAL_FIELDS} | ind.metrics.to_json()
                 row = IndividualRow(run_id=run.id, position=pos, parents=list(ind.parents), **values)

@@ -32,86 +32,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from evonas.learn import fit_kmeans
-from evonas.learn.augment import Augmentation
-
-Method = Literal["idec", "edcwrn"]
-Optimizer = Literal["adam", "sgd"]
-Centres = Literal["kmeans", "head"]
-StoppedBecause = Literal["labels settled", "iteration limit"]
-
-
-# the nas train flag of each FinetuneConfig field a user may set
-FLAGS: dict[str, str] = {
-    "max_iterations": "--finetune-iterations", "update_interval": "--update-interval", "tol": "--stop-tol",
-    "cluster_weight": "--cluster-weight", "optimizer": "--finetune-optimizer", "lr": "--finetune-lr",
-    "augment": "--finetune-augment", "centres": "--finetune-centres",
-    "kmeans_n_init": "--finetune-kmeans-init", "kernel_a": "--kernel-a",
-    "kernel_b": "--kernel-b", "neighbours": "--neighbours", "feature_beta": "--feature-beta",
-    "feature_lambda": "--feature-lambda", "reliable_start": "--reliable-start",
-    "reliable_step": "--reliable-step",
-}  # fmt: skip
-
-
-class FinetuneConfig(BaseModel):
-    """Every constant of both methods; EDCWRN's defaults are its authors'."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    method: Method = "idec"
-    cluster_weight: float = Field(0.1, gt=0, le=100, description="weight of the clustering loss")
-    update_interval: int = Field(140, ge=1, le=10**6, description="T: iterations between target updates")
-    tol: float = Field(0.001, ge=0, lt=1, description="stop when fewer than this share of labels change")
-    max_iterations: int = Field(8000, ge=1, le=10**7)
-    batch_size: int = Field(256, ge=2, le=65_536)
-    optimizer: Optimizer = "adam"
-    lr: float = Field(1e-4, gt=0, le=10)
-    momentum: float = Field(0.9, ge=0, lt=1, description="SGD only")
-    augment: Augmentation = Augmentation()
-    centres: Centres = Field(
-        "kmeans",
-        description="initial centres: k-means in code space (the papers), or the mean code of "
-        "each cluster of the head's partition before fine-tuning",
-    )
-    kmeans_n_init: int = Field(20, ge=1, le=1000)
-    kernel_a: float = Field(1.93, gt=0, le=1000)
-    kernel_b: float = Field(0.79, gt=0, le=100)
-    neighbours: int = Field(2, ge=0, le=50)
-    feature_beta: float = Field(2.0, gt=1, le=100, description="> 1: the weights use 1 / (beta - 1)")
-    feature_lambda: float = Field(0.1, ge=0, le=100)
-    reliable_start: float = Field(-0.9, ge=-1, le=1, description="b1 at the start; b2 = b1 / 2")
-    reliable_step: float = Field(0.09, ge=0, le=1)
-
-    @classmethod
-    def for_method(cls, method: Method, recipe_augment: Augmentation, **given: object) -> FinetuneConfig:
-        """The method's defaults, then ``given`` (the user's options; None = default). EDCWRN: its
-        authors' augmentation (shift 0.1, rotation 10 degrees, zoom 0.1), 150 k-means restarts and SGD
-        at lr 1, momentum 0.9; IDEC: the bundle's recipe augmentation, 20 restarts, Adam at 1e-4."""
-        edcwrn = method == "edcwrn"
-        defaults: dict[str, object] = {
-            "augment": Augmentation(0.1, 10.0, 0.1) if edcwrn else recipe_augment,
-            "kmeans_n_init": 150 if edcwrn else 20,
-            # the authors' SGD at lr 1 also trains a CAE: on digits it beat Adam 1e-4 (bench/README.md)
-            "optimizer": "sgd" if edcwrn else "adam",
-            "lr": 1.0 if edcwrn else 1e-4,
-        }
-        chosen = {key: value for key, value in given.items() if value is not None}
-        try:
-            return cls(method=method, **{**defaults, **chosen})
-        except ValidationError as exc:  # one line per bad option, named by its flag
-            raise ValueError(
-                "; ".join(
-                    f"{FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'fine-tuning'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-            ) from None
+from evonas.learn.augment import augment_batch
+from evonas.training.options import FinetuneConfig, StoppedBecause
 
 
 @dataclass
@@ -346,12 +274,12 @@ def finetune(
             order, pos = rng.permutation(reliable), 0
         idx = torch.from_numpy(order[pos : pos + batch])
         pos += batch
-        xin, xb = cfg.augment(x[idx], gen) if cfg.augment.active else (x[idx], x[idx])
+        xin, xb = augment_batch(cfg.augment, x[idx], gen) if cfg.augment.active else (x[idx], x[idx])
         xn = None
         if nbrs is not None:
             neighbour_images = x[torch.from_numpy(nbrs[idx.numpy()]).reshape(-1)]
             if cfg.augment.active:
-                neighbour_images, _ = cfg.augment(neighbour_images, gen)
+                neighbour_images, _ = augment_batch(cfg.augment, neighbour_images, gen)
             xn = neighbour_images.reshape(len(idx), nbrs.shape[1], *x.shape[1:])
         e = _embed(model, xin, xn)
         recon = nn.functional.mse_loss(model.decode(e), xb)  # type: ignore[operator]

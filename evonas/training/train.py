@@ -7,21 +7,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.datasets import load_dataset, search_splits
 from evonas.datasets.loaders import ImageData, Layout
 from evonas.errors import DatasetError, NASError
 from evonas.export import read_bundle
 from evonas.genomes import build_autoencoder
-from evonas.genomes.recipe import AFFINE, Augment, Recipe
+from evonas.genomes.recipe import Recipe
 from evonas.learn import (
     Augmentation,
-    Head,
     Partition,
     assign,
     cluster_codes,
@@ -33,54 +31,11 @@ from evonas.learn import (
 )
 from evonas.training.classifier import train_classifier
 from evonas.training.evaluation import clustering_report
-from evonas.training.finetune import FinetuneConfig, finetune
+from evonas.training.finetune import finetune
+from evonas.training.options import Protocol, TrainOptions
 from evonas.training.pictures import loss_curve, reconstructions, tsne_map
 
 log = logging.getLogger(__name__)
-
-
-Protocol = Literal["heldout", "transductive"]
-
-
-class TrainOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    dataset: str | None = Field(None, description="Default: the dataset the bundle was searched on.")
-    data_dir: Path | None = Field(None, description="Default: the search's, when the dataset is its.")
-    epochs: int = Field(10, ge=0, le=100_000)
-    batch_size: int = Field(256, ge=2, le=65_536)
-    lr: float | None = Field(None, gt=0, le=1, description="Default: the bundle's recipe, else 1e-3.")
-    augment: Augment | None = Field(None, description="Default: the bundle's recipe, else none.")
-    noise: float | None = Field(None, ge=0, le=1, description="Default: the bundle's recipe, else 0.")
-    seed: int = Field(0, ge=0, lt=2**31)
-    from_scratch: bool = False
-    head: Head = "umap-gmm"  # +0.04-0.11 ACC over k-means on Fashion-MNIST (bench/README.md, "Pipeline")
-    protocol: Protocol = "heldout"
-    clusters: int | None = Field(None, ge=2, le=100_000)
-    finetune: Literal["idec", "edcwrn"] | None = None
-    finetune_options: dict[str, Any] = Field(
-        default_factory=dict, description="FinetuneConfig fields the user set; the rest: the method's"
-    )
-    classifier: Literal["probe", "finetune"] | None = None
-    classifier_epochs: int = Field(10, ge=1, le=100_000)
-    kmeans_n_init: int = Field(10, ge=1, le=1000)
-    pictures: bool = True
-
-    @model_validator(mode="after")
-    def _finetune_options_checked(self) -> TrainOptions:
-        if self.finetune_options and not self.finetune:
-            raise ValueError(f"fine-tuning options ({', '.join(self.finetune_options)}) need --finetune")
-        if self.finetune:
-            self.finetune_config(Augmentation())  # every option checked now, before any training
-        return self
-
-    def finetune_config(self, recipe_augment: Augmentation) -> FinetuneConfig:
-        """The fine-tuning constants: the method's defaults, the user's options over them."""
-        assert self.finetune is not None
-        given = dict(self.finetune_options)
-        if isinstance(given.get("augment"), str):
-            given["augment"] = Augmentation(*AFFINE[given["augment"]])
-        return FinetuneConfig.for_method(self.finetune, recipe_augment, **given)
 
 
 def _encode(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -187,7 +142,7 @@ def train_bundle(
 
     recipe = bundle.genome.recipe
     lr = opts.lr or (recipe.lr if recipe else 1e-3)
-    augment = _augmentation(recipe, opts)
+    augment = (recipe or Recipe()).augmentation(opts.augment, opts.noise)
     torch.manual_seed(opts.seed)
     model = build_autoencoder(bundle.genome, bundle.input_shape)
     if not opts.from_scratch:
@@ -398,13 +353,6 @@ def _finetune(
         say(f"warning: {opts.finetune} left the clustering worse than before it: {objective} "
             f"{before[objective]:.4f} -> {after[objective]:.4f}")  # fmt: skip
     return summary, (z, partition)
-
-
-def _augmentation(recipe: Recipe | None, opts: TrainOptions) -> Augmentation:
-    augment = opts.augment or (recipe.augment if recipe else "none")
-    shift, rotation, zoom = AFFINE[augment]
-    noise = opts.noise if opts.noise is not None else (recipe.noise if recipe else 0.0)
-    return Augmentation(shift=shift, rotation=rotation, zoom=zoom, noise=noise)
 
 
 def _scores_text(m: dict[str, Any]) -> str:

@@ -13,29 +13,18 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import cast
 
 import ray
 
 from evonas.errors import INFRASTRUCTURE, InvalidGenomeError
-from evonas.genomes import Genome, forward_macs
-from evonas.workers.fitness import Budget, EvalResult, FitnessData, Rung, evaluate_genome
+from evonas.genomes import forward_macs
+from evonas.values import Budget, EvalResult, FitnessData, Rung
+from evonas.workers.fitness import evaluate_genome
+from evonas.workers.jobs import EvalJob, FollowUp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalJob:
-    genome: Genome
-    seed: int
-    rungs: tuple[Rung, ...] = ()  # the pruning checkpoints, if any
-
-
-FollowUp = Callable[[int], Sequence[EvalJob]]
-"""Called by ``evaluate`` after each job of the batch finishes, with how many have not: more jobs
-to run in the same batch (the generational loop starts second seeds this way)."""
 
 
 def _device_for_task() -> str:

@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evonas.errors import INFRASTRUCTURE
-from evonas.genomes import Genome, Recipe, build_autoencoder, validate_genome
+from evonas.genomes import Genome, build_autoencoder, validate_genome
 from evonas.learn import (
-    Augmentation,
     DeadlinePassed,
-    Head,
     TrainingDiverged,
     cluster_codes,
     clustering_scores,
     label_free_score,
-    prefers_channels_last,
     reconstruct_and_encode,
     sample_index,
     state_dict_bytes,
@@ -36,113 +31,7 @@ from evonas.learn import (
 )
 from evonas.metrics import Metrics
 from evonas.statuses import EvalStatus
-
-Status = EvalStatus  # ok, failed or pruned (never cached: that is a stored copy)
-
-
-class Budget(BaseModel):
-    """How much training a candidate gets, and how it is scored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training images.")
-    steps: int | None = Field(
-        None,
-        ge=1,
-        le=10**8,
-        description="Optimiser steps per candidate; when set, the run turns it into whole epochs "
-        "over its training images (so small and large data sets train candidates alike).",
-    )
-    batch_size: int = Field(64, ge=1, le=65_536)
-    lr: float = Field(3e-3, gt=0, le=1, description="Adam learning rate.")
-    gate_ratio: float = Field(
-        0.9,
-        gt=0,
-        le=1,
-        description="A candidate passes the gate when its validation MSE is below "
-        "gate_ratio x the MSE of predicting the mean training image.",
-    )
-    head: Head = Field(
-        "kmeans",
-        description="How codes become clusters: 'kmeans', or 'umap-gmm' (N2D: UMAP to k dimensions, "
-        "then a Gaussian mixture).",
-    )
-    kmeans_n_init: int = Field(4, ge=1, le=1000)
-    kmeans_max_samples: int = Field(
-        5000, ge=10, le=10**7, description="k-means runs on at most this many validation images."
-    )
-    max_params: int | None = Field(None, ge=1, le=10**10)
-    channels_last: bool | None = Field(
-        None,
-        description="Train in the channels_last memory format (faster oneDNN convolutions on CPUs). "
-        "None: for images of at least 16x16, where it pays (see bench/eval_speed.py).",
-    )
-
-    def use_channels_last(self, input_shape: tuple[int, int, int]) -> bool:
-        if self.channels_last is not None:
-            return self.channels_last
-        return prefers_channels_last(input_shape)
-
-
-class Rung(BaseModel):
-    """One pruning checkpoint of an evaluation (successive halving has several): after ``epoch``
-    epochs the partition of the validation codes is scored; below ``prune_below`` the evaluation
-    stops there (``pruned``). Scoring a checkpoint does not change the training: a candidate that
-    goes on ends exactly as it would have without it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    epoch: int = Field(ge=1)
-    prune_below: float | None = None
-
-
-@dataclass(frozen=True)
-class FitnessData:
-    """What an evaluation needs: training images, and validation images with labels if any.
-
-    Without labels (``y_val`` None) the objective is the silhouette of the k-means partition."""
-
-    x_train: np.ndarray  # float32 (N, C, H, W) in [0, 1]
-    x_val: np.ndarray
-    y_val: np.ndarray | None
-    n_clusters: int
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        _, c, h, w = self.x_train.shape
-        return (c, h, w)
-
-
-class EvalResult(BaseModel):
-    """The outcome of one evaluation. Its scores are None when it failed; when ``pruned`` they
-    are the figures at the checkpoint."""
-
-    model_config = ConfigDict(frozen=True)
-
-    status: Status
-    metrics: Metrics = Field(default_factory=Metrics)
-    rung_acc: float | None = None  # the score at the last checkpoint reached
-    rung_scores: dict[int, float] = Field(default_factory=dict)  # epoch -> score, every checkpoint
-    pruned_at: int | None = None
-    error: str | None = None
-    seconds: float = 0.0
-    seed: int = 0
-    device: str = "cpu"
-    node: str | None = None
-    weights: bytes | None = Field(None, repr=False, description="safetensors of the trained model")
-    started_at: float = 0.0  # wall-clock (epoch) seconds, for concurrency accounting
-    finished_at: float = 0.0
-    head_seconds: float | None = None  # of ``seconds``, what the clustering head took (every checkpoint)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flat_metrics(cls, data: Any) -> Any:
-        """Journal payloads written before metrics were one value held them flat: lift them."""
-        if isinstance(data, dict) and "metrics" not in data:
-            data = dict(data)
-            flat = {k: data.pop(k) for k in Metrics.fields() if k in data}
-            data["metrics"] = Metrics.from_mapping(flat)
-        return data
+from evonas.values import Budget, EvalResult, FitnessData, Rung
 
 
 class _Pruned(Exception):
@@ -284,7 +173,7 @@ def _evaluate(
         train_reconstruction(
             model, x_train, epochs=budget.epochs, batch_size=budget.batch_size,
             lr=genome.recipe.lr if genome.recipe else budget.lr, rng=rng, deadline=deadline,
-            on_epoch=at_epoch, augment=augmentation(genome.recipe),
+            on_epoch=at_epoch, augment=genome.recipe.augmentation() if genome.recipe else None,
         )  # fmt: skip
     except TrainingDiverged as exc:
         raise _Failure(str(exc), params=report.params) from None
@@ -313,14 +202,6 @@ def _evaluate(
     partial["head_seconds"] = checkpoint["head_seconds"]
     weights = state_dict_bytes(model) if keep_weights else None
     return {**partial, **scores, "weights": weights}
-
-
-def augmentation(recipe: Recipe | None) -> Augmentation | None:
-    """The training transform a genome's recipe asks for (None: plain reconstruction)."""
-    if recipe is None:
-        return None
-    shift, rotation, zoom = recipe.affine
-    return Augmentation(shift=shift, rotation=rotation, zoom=zoom, noise=recipe.noise)
 
 
 def score_codes(

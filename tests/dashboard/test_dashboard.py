@@ -103,14 +103,14 @@ def test_a_running_search_updates_the_page_by_itself(tmp_path, browser):
     db = tmp_path / "live.db"
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     search = subprocess.Popen(
-        [sys.executable, "-m", "evonas.nas.cli", "run", "--quiet", "--db", str(db), "--name", "live",
+        [sys.executable, "-m", "evonas.cli", "run", "--quiet", "--db", str(db), "--name", "live",
          "--population", "4", "--generations", "3", "--epochs", "8", "--lr", "0.01", "--cpus", "2"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # the dashboard opens an existing database only
-            runs = [sys.executable, "-m", "evonas.nas.cli", "runs", "--db", str(db)]
+            runs = [sys.executable, "-m", "evonas.cli", "runs", "--db", str(db)]
             if db.exists() and "live" in subprocess.run(runs, capture_output=True, text=True, env=env).stdout:
                 break
             time.sleep(0.5)

@@ -138,7 +138,7 @@ def test_npz_without_labels_and_bad_files(tmp_path):
 
 
 def test_download_without_internet_fails_clearly(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "data", "download", "mnist", "--data-dir",
+    out = subprocess.run([sys.executable, "-m", "evonas.cli", "data", "download", "mnist", "--data-dir",
                           str(tmp_path)], capture_output=True, text=True, timeout=300, env=ENV)  # fmt: skip
     if out.returncode == 0:  # a machine with internet: the files must then load
         assert load_dataset("mnist", tmp_path).x.shape == (70000, 1, 28, 28)
@@ -174,7 +174,7 @@ def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
     learned.write_text(SMALL_SEARCH.replace("epochs = 1", "epochs = 6"))
     db = str(tmp_path / "runs.db")
     run = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--dataset", "fashion-mnist",
+        [sys.executable, "-m", "evonas.cli", "run", "--config", str(cfg), "--dataset", "fashion-mnist",
          "--data-dir", str(fashion_dir()), "--subset", "500", "--name", "fm", "--db", db, "--quiet"],
         capture_output=True, text=True, timeout=600, env=ENV,
     )  # fmt: skip
@@ -184,18 +184,18 @@ def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
     digits = load_digits()
     np.savez(tmp_path / "mydigits.npz", x=(digits.images * 15).astype(np.uint8), y=digits.target)
     custom = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--dataset",
+        [sys.executable, "-m", "evonas.cli", "run", "--config", str(cfg), "--dataset",
          str(tmp_path / "mydigits.npz"), "--name", "npz", "--db", db, "--quiet"],
         capture_output=True, text=True, timeout=600, env=ENV,
     )  # fmt: skip
     assert custom.returncode == 0, custom.stderr
-    show = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "show", "fm", "--db", db, "--json"],
+    show = subprocess.run([sys.executable, "-m", "evonas.cli", "show", "fm", "--db", db, "--json"],
                           capture_output=True, text=True, env=ENV)  # fmt: skip
     data = json.loads(show.stdout)
     assert data["config"]["dataset"]["subset"] == 500 and len(data["generations"]) == 2
     # without labels: the number of clusters must be given, and the objective is the silhouette
     np.savez(tmp_path / "unlabelled.npz", x=(digits.images * 15).astype(np.uint8))
-    base = [sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(learned), "--dataset",
+    base = [sys.executable, "-m", "evonas.cli", "run", "--config", str(learned), "--dataset",
             str(tmp_path / "unlabelled.npz"), "--db", db, "--quiet"]  # fmt: skip
     missing = subprocess.run([*base, "--name", "nolabels"], capture_output=True, text=True, env=ENV)
     assert missing.returncode == 1 and "--clusters K" in missing.stderr
@@ -207,7 +207,7 @@ def test_nas_run_on_fashion_mnist_and_on_a_custom_npz(tmp_path):
         env=ENV,
     )
     assert unlabelled.returncode == 0, unlabelled.stderr
-    show = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "show", "nolabels", "--db", db, "--json"],
+    show = subprocess.run([sys.executable, "-m", "evonas.cli", "show", "nolabels", "--db", db, "--json"],
                           capture_output=True, text=True, env=ENV)  # fmt: skip
     best = json.loads(show.stdout)["best"]["metrics"]
     assert best["acc"] is None and 0.0 < best["silhouette"] <= 1.0

@@ -1,8 +1,9 @@
 import pytest
 
+from evonas.cli import build_parser
+from evonas.cli.search import run_overrides as _run_overrides
 from evonas.errors import ConfigError
 from evonas.nas import build_config
-from evonas.nas.cli import _run_overrides, build_parser
 
 
 def test_defaults_are_a_small_digits_search():

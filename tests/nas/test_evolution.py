@@ -2,10 +2,11 @@
 
 import pytest
 
-from evonas.nas import RunConfig, Search, best_individual
+from evonas.nas import RunConfig, Search
 from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig, rung_epochs, thresholds
 from evonas.storage import SQLStorage
+from evonas.views import best_individual
 from evonas.workers import RayEvaluator
 
 from ..conftest import TINY_BUDGET

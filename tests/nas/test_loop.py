@@ -9,10 +9,11 @@ import pytest
 
 from evonas.genomes import Genome, Recipe, SearchSpace
 from evonas.metrics import Metrics
-from evonas.nas import RunConfig, Search, best_individual
+from evonas.nas import RunConfig, Search
 from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig, thresholds
 from evonas.storage import SQLStorage
+from evonas.views import best_individual
 from evonas.workers.fake import FakeEvaluator, fake_checkpoint_score, fake_result
 
 SHAPE = (1, 8, 8)

@@ -1,5 +1,7 @@
 """The preset of a data set's image size fills what the user did not set, and nothing else."""
 
+import pytest
+
 from evonas.nas.config import build_config
 from evonas.nas.presets import apply_preset, resolve_steps
 
@@ -63,3 +65,19 @@ def test_a_small_set_keeps_most_of_its_images_for_training():
     assert apply_preset(build_config(None, {}), (1, 28, 28), n_images=70_000).dataset.val_size == 2000
     given = build_config(None, {"dataset": {"val_size": 1500}})
     assert apply_preset(given, (1, 28, 28), n_images=3000).dataset.val_size == 1500  # the user's wins
+
+
+@pytest.mark.parametrize(("side", "large"), [(8, False), (15, False), (16, True), (28, True)])
+def test_one_rule_decides_large_images_for_the_preset_the_space_and_the_memory_format(side, large):
+    """16x16 (USPS) is large everywhere: the training budget, the search space, channels_last."""
+    from evonas.genomes import SearchSpace
+    from evonas.learn import prefers_channels_last
+    from evonas.nas.config import RunConfig
+    from evonas.nas.presets import apply_preset
+
+    shape = (1, side, side)
+    preset = apply_preset(RunConfig(), shape)
+    assert (preset.budget.steps is not None) is large
+    assert (SearchSpace.preset_for(shape).max_convs == 4) is large
+    assert prefers_channels_last(shape) is large
+    assert RunConfig().budget.use_channels_last(shape) is large

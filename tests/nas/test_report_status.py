@@ -15,11 +15,11 @@ import pytest
 from evonas.metrics import Metrics
 from evonas.nas import DatasetConfig, RunConfig, run_search
 from evonas.nas.progress import LineProgress, LiveProgress, progress_for
-from evonas.nas.report import SECTIONS, pareto_front
-from evonas.nas.status import RunProgress
-from evonas.nas.summary import head_time
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord
+from evonas.views.progress import RunProgress
+from evonas.views.report import SECTIONS, pareto_front
+from evonas.views.tables import head_time
 
 from ..conftest import TINY_BUDGET, interruptible
 
@@ -31,7 +31,7 @@ SNAPSHOT = RunProgress(
 
 
 def nas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evonas.nas.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "evonas.cli", *args], capture_output=True, text=True,
                           timeout=300, env=ENV)  # fmt: skip
 
 
@@ -119,7 +119,7 @@ def test_status_of_a_run_in_progress_in_another_process(tmp_path):
         "population = 4\ngenerations = 30\ncpus = 2\n[dataset]\nsubset = 300\nval_size = 200\n"
         "[budget]\nepochs = 12\nbatch_size = 32\nlr = 0.01\nkmeans_n_init = 2\n"
     )
-    proc = subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", "run", "--config", str(cfg), "--name",
+    proc = subprocess.Popen([sys.executable, "-m", "evonas.cli", "run", "--config", str(cfg), "--name",
                              "live", "--db", str(db)], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)  # fmt: skip
     try:

@@ -21,8 +21,8 @@ import pytest
 
 from evonas.errors import ConfigError, NASError
 from evonas.nas import DatasetConfig, RunConfig, resume_search, run_search
-from evonas.nas.runner import HEARTBEAT_STALE
 from evonas.storage import GenerationRecord, SQLStorage
+from evonas.storage.liveness import HEARTBEAT_STALE
 
 from ..conftest import TINY_BUDGET, interruptible
 
@@ -176,7 +176,7 @@ _STARTED: list[subprocess.Popen] = []
 
 
 def nas(*args: str, **kw) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "evonas.nas.cli", *args], env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "evonas.cli", *args], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=interruptible, **kw)  # fmt: skip
     _STARTED.append(proc)

@@ -114,7 +114,7 @@ def test_a_real_steady_state_run_survives_a_sigkill(tmp_path):
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     db = str(tmp_path / "ss.db")
     common = ["--db", db, "--quiet"]
-    cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--name", "ss", "--mode", "steady-state",
+    cmd = [sys.executable, "-m", "evonas.cli", "run", "--name", "ss", "--mode", "steady-state",
            "--population", "4", "--generations", "3", "--epochs", "5", "--lr", "0.01", *common]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)  # fmt: skip
@@ -141,10 +141,10 @@ def test_a_real_steady_state_run_survives_a_sigkill(tmp_path):
         journal = storage.load_journal(run.id, len(stored))
     before = {i.hash for g in stored for i in g.individuals} | {k for k in journal if "@" not in k}
     time.sleep(1)
-    out = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "resume", "ss", *common],
+    out = subprocess.run([sys.executable, "-m", "evonas.cli", "resume", "ss", *common],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    shown = [sys.executable, "-m", "evonas.nas.cli", "show", "ss", "--db", db, "--json"]
+    shown = [sys.executable, "-m", "evonas.cli", "show", "ss", "--db", db, "--json"]
     show = json.loads(subprocess.run(shown, env=env, capture_output=True, text=True, check=True).stdout)
     hashes = [i["hash"] for g in show["generations"] for i in g["evaluated"]]
     assert show["status"] == "finished" and len(hashes) == 16

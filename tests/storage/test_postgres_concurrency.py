@@ -78,7 +78,7 @@ def test_several_nas_runs_share_one_postgresql_database(pg_url, ray_cluster, tmp
     weights = str(tmp_path / "shared-weights")
 
     def start(i: int, name: str) -> subprocess.Popen[str]:
-        cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--quiet", "--name", name, "--address", address,
+        cmd = [sys.executable, "-m", "evonas.cli", "run", "--quiet", "--name", name, "--address", address,
                "--population", "3", "--generations", "0", "--epochs", "5", "--lr", "0.01", "--seed", str(i),
                "--weights-dir", weights]  # fmt: skip
         return subprocess.Popen(
@@ -91,7 +91,7 @@ def test_several_nas_runs_share_one_postgresql_database(pg_url, ray_cluster, tmp
         assert p.returncode == 0, err
         assert "s3cret-pw" not in err
     for name in names:
-        show = subprocess.run([sys.executable, "-m", "evonas.nas.cli", "show", name, "--json"],
+        show = subprocess.run([sys.executable, "-m", "evonas.cli", "show", name, "--json"],
                               env=env, capture_output=True, text=True, check=True)  # fmt: skip
         assert "s3cret-pw" not in show.stdout  # the stored configuration keeps the URL masked
         run = json.loads(show.stdout)
@@ -99,7 +99,7 @@ def test_several_nas_runs_share_one_postgresql_database(pg_url, ray_cluster, tmp
         hashes = [i["hash"] for g in run["generations"] for i in g["evaluated"]]
         assert len(run["generations"][0]["evaluated"]) == 3
         exported = subprocess.run(
-            [sys.executable, "-m", "evonas.nas.cli", "export", name, "--out", str(tmp_path / f"b-{name}")],
+            [sys.executable, "-m", "evonas.cli", "export", name, "--out", str(tmp_path / f"b-{name}")],
             env=env, capture_output=True, text=True, cwd="/",  # another folder: the shared weights are found
         )  # fmt: skip
         assert exported.returncode == 0, exported.stderr

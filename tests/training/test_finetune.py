@@ -237,7 +237,7 @@ def digits_bundle(tmp_path):
 def _train(bundle, *flags: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "train", str(bundle.directory), *flags],
+        [sys.executable, "-m", "evonas.cli", "train", str(bundle.directory), *flags],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
 

@@ -81,7 +81,7 @@ def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_pat
 
 @pytest.mark.parametrize("head", ["kmeans", "umap-gmm"])
 def test_nas_cluster_assigns_new_images_as_the_trained_head_did(tmp_path, head):
-    from evonas.nas.cli import main
+    from evonas.cli import main
 
     data = load_dataset("digits")
     path = tmp_path / "digits.npz"

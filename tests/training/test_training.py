@@ -50,7 +50,7 @@ def test_nas_train_json_keys(tmp_path):
     bundle = digits_bundle(tmp_path)
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     out = subprocess.run(
-        [sys.executable, "-m", "evonas.nas.cli", "train", str(bundle.directory), "--dataset", "digits",
+        [sys.executable, "-m", "evonas.cli", "train", str(bundle.directory), "--dataset", "digits",
          "--epochs", "2", "--finetune", "idec", "--finetune-iterations", "50", "--classifier", "probe",
          "--classifier-epochs", "2", "--head", "kmeans", "--json"],
         capture_output=True, text=True, timeout=300, env=env,
@@ -79,7 +79,7 @@ def test_nas_train_json_keys(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "evonas.nas.cli",
+        "evonas.cli",
         "train",
         str(tmp_path),
         "--dataset",

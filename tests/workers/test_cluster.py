@@ -32,7 +32,7 @@ def python(script: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def nas(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evonas.nas.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "evonas.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=ENV)  # fmt: skip
 
 
@@ -130,7 +130,7 @@ def _evaluate_task_pids() -> list[int]:
 @pytest.mark.parametrize("mode", ["generational", "steady-state"])
 def test_a_worker_killed_mid_evaluation_does_not_fail_the_run(tmp_path, mode):
     db = str(tmp_path / "k.db")
-    cmd = [sys.executable, "-m", "evonas.nas.cli", "run", "--population", "4", "--generations", "1",
+    cmd = [sys.executable, "-m", "evonas.cli", "run", "--population", "4", "--generations", "1",
            "--epochs", "40", "--cpus", "2", "--name", "k", "--db", db, "--quiet", "--mode", mode]  # fmt: skip
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = 0

@@ -25,7 +25,7 @@ ADDRESS_FILE = Path("/tmp/ray/ray_current_cluster")
 
 
 def _nas(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evonas.nas.cli", *args], env=ENV, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "evonas.cli", *args], env=ENV, capture_output=True,
                           text=True, timeout=timeout)  # fmt: skip
 
 

@@ -35,8 +35,13 @@ function table(header, rows) {
   return el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows));
 }
 
+// "stale (heartbeat 4m12s ago)": the class is the status word alone
+function statusClass(status) {
+  return `status-${String(status).split(" ")[0]}`;
+}
+
 function statusCell(status) {
-  return el("td", { class: `status-${status}` }, status);
+  return el("td", { class: statusClass(status) }, status);
 }
 
 function runsPage(runs) {
@@ -128,7 +133,7 @@ function runPage(d) {
   const r = d.run;
   const main = el("main", { id: "main" });
   main.append(el("h1", {}, `Run ${r.name}`));
-  main.append(el("p", {}, `id ${r.id} · `, el("span", { class: `status-${r.status}`, id: "run-status" }, r.status),
+  main.append(el("p", {}, `id ${r.id} · `, el("span", { class: statusClass(r.status), id: "run-status" }, r.status),
                  ` · ${r.dataset} · ${r.generations} generations · ${r.evaluations} evaluations · elapsed `,
                  duration(r.elapsed_s), r.stop_reason ? ` · ${r.stop_reason}` : ""));
   if (d.live) main.append(el("div", { class: "live", id: "live" }, d.live.line));

@@ -1,20 +1,24 @@
-"""Read-side views of stored runs: the JSON of ``nas show --json`` and the tables of ``nas show``,
-``nas runs`` and ``nas compare``."""
+"""The JSON of ``nas show --json`` and the text tables of ``nas show``, ``nas runs`` and ``nas
+compare``, built from the figures of :mod:`evonas.views.runs`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from evonas import ranking
 from evonas.genomes import Genome
 from evonas.metrics import Metrics
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
-
-
-def best_individual(generations: list[GenerationRecord]) -> IndividualRecord | None:
-    """The run's best individual by :mod:`evonas.ranking` (failed and pruned never count)."""
-    return ranking.best(i for g in generations for i in g.individuals)
+from evonas.views.runs import (
+    best_individual,
+    counts,
+    curves,
+    individuals,
+    scores_line,
+    shown_status,
+    trained,
+    wall_seconds,
+)
 
 
 def individual_json(ind: IndividualRecord) -> dict[str, Any]:
@@ -47,6 +51,7 @@ def run_json(run: RunInfo, generations: list[GenerationRecord]) -> dict[str, Any
         "uid": run.uid,
         "name": run.name,
         "status": str(run.status),
+        "shown_status": shown_status(run),  # "stale (heartbeat ... ago)" when a running run's driver is gone
         "seed": run.seed,
         "evonas_version": run.evonas_version,
         "created_at": run.created_at.isoformat(),
@@ -79,11 +84,6 @@ def load_run_json(storage: RunStorage, key: str | int) -> dict[str, Any]:
     return run_json(run, storage.load_generations(run.id))
 
 
-def run_head(run: RunInfo) -> str:
-    """The head the run's fitness clusters codes with (its configuration is stored resolved)."""
-    return str(run.config.get("budget", {}).get("head", "kmeans"))
-
-
 def run_input_shape(run: RunInfo) -> tuple[int, int, int]:
     """The image shape (C, H, W) of the run's dataset: stored with the run; a run stored before
     that (schema revision 0003) has its dataset loaded to learn it."""
@@ -93,14 +93,6 @@ def run_input_shape(run: RunInfo) -> tuple[int, int, int]:
 
     ds = run.config.get("dataset", {})
     return load_dataset(ds.get("name", "digits"), ds.get("data_dir")).input_shape
-
-
-def scores_line(metrics: Metrics) -> str:
-    """ACC / NMI / ARI, or the silhouette when the data had no labels."""
-    if metrics.acc is None:
-        sil = metrics.silhouette
-        return f"silhouette {sil:.4f} (no labels)" if sil is not None else "no score"
-    return f"ACC {metrics.acc:.4f}  NMI {metrics.nmi or 0.0:.4f}  ARI {metrics.ari or 0.0:.4f}"
 
 
 def text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -118,19 +110,12 @@ def generations_table(generations: list[GenerationRecord]) -> str:
     """``nas show``: per generation its evaluations, failures, its own best and mean score, and
     the run's best so far (a generation's best can dip while the run's best stands)."""
     rows = []
-    so_far: float | None = None
-    for g in generations:
-        inds = g.individuals
-        scores = [i.score for i in inds if i.complete]
-        gen_best = ranking.best_score(scores)
-        so_far = ranking.best_score([so_far, gen_best])
+    line = curves(generations)
+    for k, g in enumerate(generations):
+        n = counts(g.individuals)
         rows.append([
-            str(g.index), str(sum(i.status != EvalStatus.CACHED for i in inds)),
-            str(sum(i.status == EvalStatus.FAILED for i in inds)),
-            str(sum(i.status == EvalStatus.PRUNED for i in inds)),
-            str(sum(i.status == EvalStatus.CACHED for i in inds)),
-            _f(gen_best), _f(sum(scores) / len(scores) if scores else None),  # type: ignore[arg-type]
-            _f(so_far), f"{g.seconds:.1f}",
+            str(g.index), str(n.trained), str(n.failed), str(n.pruned), str(n.cached),
+            _f(line.best[k]), _f(line.mean[k]), _f(line.best_so_far[k]), f"{g.seconds:.1f}",
         ])  # fmt: skip
     header = ["gen", "evaluated", "failed", "pruned", "cached", "best", "mean", "best so far", "seconds"]
     return text_table(header, rows)
@@ -140,8 +125,7 @@ def head_time(generations: list[GenerationRecord]) -> str | None:
     """How much of the evaluations' time the clustering head took (``nas show``, the report), e.g.
     "310.2 s of 2470.1 s (12.6%)"; None when no stored evaluation measured it (runs stored before
     schema revision 0006)."""
-    trained = [i for g in generations for i in g.individuals if i.status != EvalStatus.CACHED]
-    timed = [i for i in trained if i.head_seconds is not None]
+    timed = [i for i in trained(individuals(generations)) if i.head_seconds is not None]
     if not timed:
         return None
     head = sum(i.head_seconds or 0.0 for i in timed)
@@ -157,7 +141,7 @@ def runs_table(storage: RunStorage) -> str | None:
         gens = storage.load_generations(run.id)
         best = best_individual(gens)
         rows.append([
-            str(run.id), run.name, str(run.status), str(run.config.get("dataset", {}).get("name", "?")),
+            str(run.id), run.name, shown_status(run), str(run.config.get("dataset", {}).get("name", "?")),
             str(len(gens)), _f(best.score if best else None), run.created_at.strftime("%Y-%m-%d %H:%M"),
         ])  # fmt: skip
     if not rows:
@@ -171,18 +155,16 @@ def compare_table(storage: RunStorage, keys: list[str]) -> str:
     for key in keys:
         run = storage.get_run(key)
         gens = storage.load_generations(run.id)
-        inds = [i for g in gens for i in g.individuals]
-        trained = [i for i in inds if i.status != EvalStatus.CACHED]
+        inds = individuals(gens)
+        n = counts(inds)
         best = best_individual(gens)
         m = best.metrics if best else Metrics()
-        wall = ((run.finished_at or run.updated_at) - run.created_at).total_seconds()
         rows.append([
-            run.name, str(run.status), str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
-            str(len(trained)), str(len(inds) - len(trained)),
-            str(sum(i.status == EvalStatus.FAILED for i in inds)),
+            run.name, shown_status(run), str(run.config.get("dataset", {}).get("name", "?")), str(len(gens)),
+            str(n.trained), str(n.cached), str(n.failed),
             _f(m.acc), _f(m.nmi), _f(m.ari), _f(m.silhouette),
             Genome.from_json(best.genome).compact() if best else "-",
-            f"{sum(i.seconds for i in trained):.0f}", f"{wall:.0f}",
+            f"{sum(i.seconds for i in trained(inds)):.0f}", f"{wall_seconds(run):.0f}",
         ])  # fmt: skip
     header = ["run", "status", "dataset", "generations", "trained", "cached", "failed",
               "best acc", "nmi", "ari", "silhouette", "best genome", "eval s", "wall s"]  # fmt: skip
@@ -191,7 +173,7 @@ def compare_table(storage: RunStorage, keys: list[str]) -> str:
 
 def nothing_scored(generations: list[GenerationRecord]) -> str:
     """Why a finished run has no best individual, and what to change."""
-    evaluated = [i for g in generations for i in g.individuals]
+    evaluated = individuals(generations)
     failed = [i for i in evaluated if i.status == EvalStatus.FAILED]
     gated = sum(1 for i in failed if (i.error or "").startswith("gate"))
     lines = [f"warning: no candidate was scored: {len(failed)} of {len(evaluated)} evaluations failed"]
@@ -203,3 +185,10 @@ def nothing_scored(generations: list[GenerationRecord]) -> str:
             "(--epochs, or more images with --subset)"
         )
     return "\n".join(lines)
+
+
+def best_line(record: IndividualRecord) -> str:
+    """``nas run``'s and ``nas show``'s line of a best individual: genome, scores, loss, size."""
+    m = record.metrics
+    compact = Genome.from_json(record.genome).compact()
+    return f"{compact}  {scores_line(m)}  recon {m.recon_loss or 0.0:.5f}  params {m.params or 0:,}"

@@ -13,10 +13,19 @@ from typing import Any
 
 from evonas.errors import NASError
 from evonas.genomes import Genome, infer_shapes
-from evonas.nas.selection import unique
-from evonas.nas.summary import best_individual, head_time, run_head, run_input_shape
+from evonas.ranking import unique
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
+from evonas.views.runs import (
+    best_individual,
+    counts,
+    individuals,
+    run_head,
+    scores_line,
+    shown_status,
+    trained,
+)
+from evonas.views.tables import head_time, run_input_shape
 
 SECTIONS = ("summary", "generations", "pareto", "best-genome", "lineage", "timing", "failures", "config")
 
@@ -153,7 +162,7 @@ def layer_diagram(genome: Genome, input_shape: tuple[int, int, int]) -> str:
 
 def timing_plot(gens: Sequence[GenerationRecord]) -> str:
     plt = _pyplot()
-    secs = [i.seconds for g in gens for i in g.individuals if i.status != EvalStatus.CACHED]
+    secs = [i.seconds for i in trained(individuals(gens))]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     axes[0].hist(secs or [0], bins=20, color="#8fb8de", ec="black")
     axes[0].set_xlabel("seconds per evaluation")
@@ -194,33 +203,28 @@ def lineage_html(best: IndividualRecord, gens: Sequence[GenerationRecord]) -> st
 
 def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
     """The whole HTML document."""
-    best = best_individual(list(gens))
-    inds = [i for g in gens for i in g.individuals]
+    best = best_individual(gens)
+    inds = individuals(gens)
+    n = counts(inds)
     failed = [(g.index, i) for g in gens for i in g.individuals if i.status == EvalStatus.FAILED]
-    trained = [i for i in inds if i.status != EvalStatus.CACHED]
     ds = run.config.get("dataset", {})
     parts = [f"<h1>evonas run {_esc(run.name)}</h1>"]
 
     summary = [
-        ("status", run.status), ("dataset", ds.get("name")), ("seed", run.seed),
-        ("generations", f"0..{gens[-1].index}" if gens else "none"), ("individuals", len(inds)),
-        ("trained", len(trained)), ("cached", sum(i.status == EvalStatus.CACHED for i in inds)),
-        ("failed", len(failed)), ("pruned", sum(i.status == EvalStatus.PRUNED for i in inds)),
-        ("re-evaluated with a second seed", sum(bool(i.evaluations) for i in trained)),
-        ("evaluation seconds", f"{sum(i.seconds for i in trained):.1f}"),
+        ("status", shown_status(run)), ("dataset", ds.get("name")), ("seed", run.seed),
+        ("generations", f"0..{gens[-1].index}" if gens else "none"), ("individuals", n.records),
+        ("trained", n.trained), ("cached", n.cached), ("failed", n.failed), ("pruned", n.pruned),
+        ("re-evaluated with a second seed", n.reevaluated),
+        ("evaluation seconds", f"{sum(i.seconds for i in trained(inds)):.1f}"),
         (f"of which the {run_head(run)} head", head_time(list(gens)) or "not measured"),
         ("created (UTC)", run.created_at.isoformat(timespec="seconds")),
         ("evonas", run.evonas_version),
     ]  # fmt: skip
     if best is not None:
         m = best.metrics
-        scores = (
-            f"{_fmt(m.acc)} / {_fmt(m.nmi)} / {_fmt(m.ari)}" if m.acc is not None
-            else f"silhouette {_fmt(m.silhouette)} (no labels)"
-        )  # fmt: skip
         summary += [
             ("best genome", Genome.from_json(best.genome).compact()),
-            ("best ACC / NMI / ARI", scores),
+            ("best scores", scores_line(m)),
             ("best reconstruction MSE", _fmt(m.recon_loss, 5)), ("best parameters", f"{m.params or 0:,}"),
         ]  # fmt: skip
     parts.append(_section("summary", "Summary", _table(["", ""], summary)))

@@ -7,16 +7,17 @@ terminal, so both show the same figures, rendered by the same function.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from evonas.nas.config import UNTIL_TIME_IS_SPENT
+from evonas.clock import duration_text, utc_now
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage
-from evonas.workers import EvalResult
-
-CANDIDATE = "@candidate"  # journal key suffix of a steady-state candidate (genome, parents, operator)
+from evonas.storage.liveness import driver_state, shown_status
+from evonas.storage.records import JOURNAL_CANDIDATE
+from evonas.values import UNTIL_TIME_IS_SPENT, EvalResult
+from evonas.views.runs import counts, wall_seconds
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,10 @@ class RunProgress:
         parts += [
             f"{self.cached} cached",
             f"best ACC {self.best_acc:.4f}" if self.best_acc is not None else "best ACC -",
-            f"elapsed {_duration(self.elapsed)}",
-            f"left ~{_duration(self.eta)}" if self.eta is not None else "left -",
+            f"elapsed {duration_text(self.elapsed)}",
+            f"left ~{duration_text(self.eta)}" if self.eta is not None else "left -",
         ]
         return " | ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def estimate_left(
@@ -122,20 +114,17 @@ def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord])
     per_generation = int(run.config.get("offspring") or run.config.get("population") or 0)
     per_generation += int(run.config.get("reevaluate") or 0)  # second-seed evaluations
     p = StoredProgress.from_json(run.progress) if run.progress else None
-    if (
-        run.status == RunStatus.RUNNING
-        and p is not None
-        and (stored_last is None or p.generation > stored_last)
-    ):
+    alive = run.status == RunStatus.RUNNING and driver_state(run).alive
+    if alive and p is not None and (stored_last is None or p.generation > stored_last):
         results = [
             EvalResult.model_validate_json(v)
             for k, v in storage.load_journal(run.id, p.generation).items()
-            if not k.endswith(CANDIDATE)  # steady-state also journals the candidate beside its result
+            if not k.endswith(JOURNAL_CANDIDATE)  # steady-state also journals the candidate beside its result
         ]
         best = best_score([best, *(r.metrics.objective for r in results if r.status == EvalStatus.OK)])
         done_now = len(results)
         started = datetime.fromisoformat(p.run_started_at)
-        elapsed = (datetime.now(UTC).replace(tzinfo=None) - started).total_seconds()
+        elapsed = (utc_now() - started).total_seconds()
         return RunProgress(
             name=run.name, status=run.status, generation=p.generation, last=last,
             done=p.cached + done_now, total=p.total, running=min(p.slots, p.to_evaluate - done_now),
@@ -148,13 +137,9 @@ def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord])
                 run.config.get("time_budget"), elapsed,
             ),
         )  # fmt: skip
-    inds = gens[-1].individuals if gens else ()
-    end = run.finished_at or run.updated_at
+    n = counts(gens[-1].individuals if gens else ())
     return RunProgress(
-        name=run.name, status=run.status, generation=stored_last, last=last,
-        done=len(inds), total=len(inds), running=0,
-        failed=sum(i.status == EvalStatus.FAILED for i in inds),
-        pruned=sum(i.status == EvalStatus.PRUNED for i in inds),
-        cached=sum(i.status == EvalStatus.CACHED for i in inds), best_acc=best,
-        elapsed=(end - run.created_at).total_seconds(), eta=None,
+        name=run.name, status=shown_status(run), generation=stored_last, last=last,
+        done=n.records, total=n.records, running=0, failed=n.failed, pruned=n.pruned, cached=n.cached,
+        best_acc=best, elapsed=wall_seconds(run), eta=None,
     )  # fmt: skip

@@ -1,0 +1,7 @@
+"""``python -m evonas.cli``: the ``nas`` command."""
+
+import sys
+
+from evonas.cli.main import main
+
+sys.exit(main())
