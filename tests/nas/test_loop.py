@@ -310,7 +310,13 @@ def test_random_search_draws_every_generation_afresh(tmp_path):
     run = storage.create_run("r", config.model_dump(mode="json"), 0)
     search.run(run)
     gens = storage.load_generations(run.id)
+    assert len(gens) == 3 and all(len(g.individuals) == config.n_offspring for g in gens[1:])
     assert all(i.operator == "random" and i.parents == () for g in gens[1:] for i in g.individuals)
+    # drawn afresh: no later generation repeats a genome the run already had
+    seen = {i.hash for i in gens[0].individuals}
+    for g in gens[1:]:
+        assert not seen & {i.hash for i in g.individuals if i.status != "cached"}
+        seen |= {i.hash for i in g.individuals}
 
 
 def test_a_time_budget_stops_starting_generations_and_resuming_carries_on(tmp_path):

@@ -140,7 +140,13 @@ def test_a_real_steady_state_run_survives_a_sigkill(tmp_path):
         stored = storage.load_generations(run.id)
         journal = storage.load_journal(run.id, len(stored))
     before = {i.hash for g in stored for i in g.individuals} | {k for k in journal if "@" not in k}
-    time.sleep(1)
+    gone_by = time.monotonic() + 60  # every process of the killed group (the driver's Ray too) is gone
+    while time.monotonic() < gone_by:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
     out = subprocess.run([sys.executable, "-m", "evonas.cli", "resume", "ss", *common],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -85,9 +85,18 @@ def test_stopping_the_foreign_head_leaves_this_sessions_ray_running(tmp_path, ra
     """The fixture's teardown once ran `ray stop --force`, which also killed the session's own
     raylet; the pytest process then exited mid-suite when the machine was slow enough for Ray to notice."""
     ray = ray_cluster
+    own = {
+        name: [p.process for p in procs]
+        for name, procs in ray._private.worker._global_node.all_processes.items()
+    }
+    assert own.get("raylet"), "the session's Ray has no raylet of its own to check"
     with foreign_head(tmp_path):
         pass
-    time.sleep(5)  # give a killed raylet time to be noticed
+    # the foreign head is gone (its command waited on, its group killed): the session's own Ray
+    # processes are all still running, checked directly rather than by waiting for Ray to notice
+    assert {name: [p.poll() for p in procs] for name, procs in own.items()} == {
+        name: [None] * len(procs) for name, procs in own.items()
+    }
 
     @ray.remote
     def one() -> int:
