@@ -56,8 +56,8 @@ from evonas.learn.heads import HEADS, Head
 from evonas.learn.reconstruction import reconstruct_and_encode
 from evonas.nas import build_config, prepare_data
 from evonas.nas.config import RunConfig
-from evonas.nas.evolution import evaluation_seed
 from evonas.nas.presets import apply_preset, resolve_steps
+from evonas.seeds import evaluation_seed
 from evonas.training.train import TrainOptions, train_bundle
 from evonas.workers import EvalResult, FitnessData, evaluate_genome
 from evonas.workers.fitness import Budget, score_codes
@@ -260,7 +260,7 @@ def reference_training(
         )
         for s in (range(seeds) if isinstance(seeds, int) else seeds)
     ]
-    ref = [train_bundle(bundle.directory, o, say=lambda _m: None) for o in opts]
+    ref = [train_bundle(bundle.directory, o, say=lambda _m: None).to_json() for o in opts]
     return {
         "reference_acc": [r["acc"] for r in ref],
         "reference_nmi": [r["nmi"] for r in ref],

@@ -17,6 +17,7 @@ BASE = {
     "sizes",
     "clock",
     "lazy",
+    "seeds",
 }  # value types and rules
 # what each package may import of evonas, beside the base modules and itself
 ALLOWED = {

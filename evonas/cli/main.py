@@ -23,6 +23,7 @@ from evonas.cli import admin, export, read, search, train
 from evonas.cli.options import EXIT_ERROR, EXIT_INTERRUPTED, Parser, debug_flag, parent
 from evonas.errors import NASError
 from evonas.storage import default_db_url
+from evonas.storage.urls import sqlite_path
 
 log = logging.getLogger("evonas")
 
@@ -55,10 +56,8 @@ def _interrupt_on_sigterm() -> None:
 
 def default_log_file(db: str) -> Path:
     """Beside an SQLite database (``runs/evonas.db`` -> ``runs/evonas.log``), else ./evonas.log."""
-    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") or "://" not in db else ""
-    if path.strip() in ("", ":memory:") or path.startswith("file:"):
-        return Path("evonas.log")
-    return Path(path).with_suffix(".log")
+    path = sqlite_path(db) if db.strip() else None
+    return Path("evonas.log") if path is None else path.with_suffix(".log")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

@@ -192,6 +192,10 @@ class RunConfig(BaseModel):
     def n_offspring(self) -> int:
         return self.offspring or self.population
 
+    def space_for(self, input_shape: tuple[int, int, int]) -> SearchSpace:
+        """The search space of the run: the configured one, else the preset for these images."""
+        return self.search_space or SearchSpace.preset_for(input_shape)
+
 
 def format_validation_error(exc: ValidationError) -> str:
     """One line naming the option, the constraint and the value, like scikit-learn does."""

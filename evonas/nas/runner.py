@@ -22,7 +22,8 @@ from evonas.errors import ConfigError, InvalidGenomeError, NASError
 from evonas.genomes import Genome, SearchSpace, validate_genome
 from evonas.genomes.references import seed_genome
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
-from evonas.nas.evolution import Progress, Search
+from evonas.nas.core import Progress
+from evonas.nas.evolution import Search
 from evonas.nas.presets import apply_preset, resolve_steps
 from evonas.nas.pruning import rung_epochs
 from evonas.nas.steady import SteadyStateSearch
@@ -139,6 +140,13 @@ def best_genomes_of(db: str, key: str, top: int) -> list[str]:
     return [Genome.from_json(r.genome).compact() for r in best[:top]]
 
 
+def _check_reuse(config: RunConfig, reuse: bool) -> None:
+    if reuse and config.mode == "steady-state":
+        raise ConfigError(
+            "--reuse works in the generational mode only: leave it out with --mode steady-state."
+        )
+
+
 def run_search(
     config: RunConfig,
     progress: Progress | None = None,
@@ -152,6 +160,7 @@ def run_search(
     The stored configuration has the search space resolved (a preset for the input shape
     when none was given), so the database alone says what the run did.
     """
+    _check_reuse(config, reuse)
     if config.name is not None:
         check_new_run_name(config.name)  # before the data is loaded
     if seed_from is not None:
@@ -170,7 +179,7 @@ def run_search(
             raise ConfigError(
                 f"--seed-genome {text!r} does not fit images of shape {fitness_data.input_shape}: {exc}"
             ) from None
-    space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
+    space = config.space_for(fitness_data.input_shape)
     config = config.model_copy(
         update={
             "search_space": space,
@@ -229,6 +238,7 @@ def resume_search(
                 f"validates: {format_validation_error(exc)} It cannot be resumed with a different one; "
                 "start a new run."
             ) from None
+        _check_reuse(config, reuse)
         if run.status == RunStatus.RUNNING:
             state = driver_state(run)
             alive, why = state.alive, state.reason
@@ -260,7 +270,7 @@ def resume_search(
         if evaluation_key(config) != run.eval_key:
             raise ConfigError(f"Run {run.name!r} was evaluated under different data or budget settings.")
         _, fitness_data = prepare_data(config.dataset)
-        space = config.search_space or SearchSpace.preset_for(fitness_data.input_shape)
+        space = config.space_for(fitness_data.input_shape)
         log.info("resuming run %s after generation %d of %d", run.name, done, target)
         storage.update_run(run.id, RunStatus.RUNNING, config=_storable(config), owner=this_process())
         return _evolve(config, space, fitness_data, storage, run, history, progress, reuse)

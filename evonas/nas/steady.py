@@ -3,9 +3,9 @@
 Every finished evaluation at once gives its worker the next child, so workers never wait for the
 slowest evaluation of a generation. The population is the ``population`` newest complete
 individuals: each new one retires the oldest (ageing, Real et al. 2019). A child is bred from a
-tournament among them (crossover and/or mutation as in the generational loop); the first
-``population`` candidates are the seed genomes and random ones. Failed evaluations never join the
-population.
+tournament among them (crossover and/or mutation as in the generational loop, by the same
+:class:`~evonas.nas.breeding.Breeder`); the first ``population`` candidates are the seed genomes
+and random ones. Failed evaluations never join the population.
 
 Storage: each finished evaluation is journaled at once, with its candidate (genome, parents,
 operator), and every ``population`` finished evaluations are stored as one record of the run's
@@ -18,23 +18,20 @@ bit-reproducible (the generational mode is).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from evonas import ranking
-from evonas.genomes import Genome
-from evonas.nas.evolution import NOVELTY_TRIES, Candidate, Search, _cached, _hms, _record, evaluation_seed
+from evonas.nas.breeding import Candidate
+from evonas.nas.core import Loop
+from evonas.nas.journal import journaled_candidates
+from evonas.nas.outcomes import cached_copy, record_of
 from evonas.nas.selection import Individual
-from evonas.nas.tracking import Tracker
-from evonas.statuses import EvalStatus
+from evonas.nas.timebudget import TimeBudget
+from evonas.seeds import candidate_rng, evaluation_seed
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo
-from evonas.storage.records import JOURNAL_CANDIDATE as CANDIDATE
-from evonas.values import EvalResult
 from evonas.workers.jobs import EvalJob
 
 log = logging.getLogger(__name__)
@@ -42,44 +39,51 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 5.0  # the longest wait for a result before the display is refreshed
 
 
-def candidate_rng(seed: int, index: int) -> np.random.Generator:
-    """The random stream of the run's ``index``-th candidate."""
-    return np.random.default_rng([seed, 0x57EAD7, index])
+@dataclass
+class _Record:
+    """The record of the generations table being filled: ``population`` finished evaluations."""
+
+    index: int
+    started: float = field(default_factory=time.perf_counter)
+    individuals: list[IndividualRecord] = field(default_factory=list)
 
 
-class SteadyStateSearch(Search):
-    """Regularised evolution on the same evaluator, storage and variation as :class:`Search`."""
+class SteadyStateSearch(Loop):
+    """Regularised evolution on the same evaluator, storage, breeding and records as the
+    generational :class:`~evonas.nas.evolution.Search`. ``reuse`` and pruning do not apply (the
+    configuration turns pruning off for this mode)."""
+
+    queue: deque[Individual]  # the ageing population, oldest first
 
     def run(self, run: RunInfo, history: Sequence[GenerationRecord] = ()) -> None:
         cfg = self.config
         target = (cfg.generations + 1) * cfg.population  # evaluations in all, as the generational mode
-        self._run_id = run.id
-        self.tracker = Tracker(run.name, cfg.generations, cfg.population, cfg.time_budget)
-        self._queue: deque[Individual] = deque(self.restore(history))
-        self._index = len(history)  # the record being filled
-        self._chunk_started()
-        self._chunk = self._journaled()
-        finished = self._index * cfg.population + len(self._chunk)
+        self._begin(run, cfg.population)
+        budget = TimeBudget(cfg.time_budget, self.tracker.started)
+        self.queue = deque(self.state.restore(history, False))
+        filling = self._start_record(len(history))
+        self._journaled(filling)
+        finished = filling.index * cfg.population + len(filling.individuals)
         created = finished  # candidates made so far (those running when a driver died are made anew)
-        seeds = self.seeded()
+        seeds = self.breeder.seeded()
         running: dict[int, Candidate] = {}
-        started = time.perf_counter()
         while finished < target:
-            out_of_time = self._out_of_time_now(started, finished)
+            out_of_time = budget.before_evaluation(finished, self.evaluator.slots)
             while not out_of_time and len(running) < self.evaluator.slots and created < target:
                 candidate = self._next(created, seeds)
                 created += 1
                 h = candidate.genome.hash
-                known = self.known.get(h)
-                if known is not None and known.reusable:  # bred again despite the novelty tries
-                    self._add(run, candidate, _cached(candidate, known))
+                known = self.state.reusable(h)
+                if known is not None:  # bred again despite the novelty tries
+                    filling = self._add(
+                        run, filling, candidate, cached_copy(known, candidate.parents, candidate.operator)
+                    )
                     finished += 1
                     continue
-                job = EvalJob(candidate.genome, evaluation_seed(cfg.seed, h))
-                running[self.evaluator.submit(job)] = candidate
-                self.storage.journal_evaluation(
-                    run.id, self._index, h + CANDIDATE, _candidate_json(candidate)
+                running[self.evaluator.submit(EvalJob(candidate.genome, evaluation_seed(cfg.seed, h)))] = (
+                    candidate
                 )
+                self.journal.candidate(filling.index, candidate)
             if not running:
                 if out_of_time:
                     self.stop_reason = out_of_time
@@ -87,32 +91,16 @@ class SteadyStateSearch(Search):
                 break
             for ticket, result in self.evaluator.wait_any(TICK_SECONDS):
                 candidate = running.pop(ticket)
-                h = candidate.genome.hash
                 # the candidate, then its result, under the record they will be stored in
-                self.storage.journal_evaluation(
-                    run.id, self._index, h + CANDIDATE, _candidate_json(candidate)
-                )
-                self.storage.journal_evaluation(
-                    run.id, self._index, h, result.model_dump_json(exclude={"weights"})
-                )
-                if self.weights is not None and result.status == EvalStatus.OK:
-                    self.weights.offer(h, result.metrics.objective, result.weights)
+                self.journal.candidate(filling.index, candidate)
+                self.journal.evaluation(filling.index, candidate.genome.hash, result)
                 self.tracker.finished(result, new=True)
-                self._add(run, candidate, _record(candidate, result))
+                filling = self._add(run, filling, candidate, record_of(candidate, result))
                 finished += 1
             self._show()
-        if self._chunk:  # a time budget ended the run inside a record: keep what finished
-            self._store(run)
+        if filling.individuals:  # a time budget ended the run inside a record: keep what finished
+            self._store(run, filling)
         self._show(final=True)
-
-    def _add(self, run: RunInfo, candidate: Candidate, record: IndividualRecord) -> None:
-        """A finished candidate joins the record being filled; a full record is stored."""
-        self._chunk.append(self._settle(candidate, record))
-        if len(self._chunk) == self.config.population:
-            self._store(run)
-            self._index += 1
-            self._chunk = []
-            self._chunk_started()
 
     # -- pieces ----------------------------------------------------------------------------
     def _next(self, created: int, seeds: list[Candidate]) -> Candidate:
@@ -121,79 +109,50 @@ class SteadyStateSearch(Search):
         rng = candidate_rng(self.config.seed, created)
         if created < len(seeds):
             return seeds[created]
-        complete = [ind for ind in self._queue if ind.record.complete]
+        complete = [ind for ind in self.queue if ind.record.complete]
+        known = set(self.state.known)
         if created < self.config.population or self.config.strategy == "random" or not complete:
             operator = "init" if created < self.config.population else "random"
-            drawn = self.initial(rng, 1, operator=operator)
-            return drawn[0] if drawn else self._vary(complete or list(self._queue), rng)
-        for _ in range(NOVELTY_TRIES):
-            child = self._vary(complete, rng)
-            if child.genome.hash not in self.known:
-                break
-        return child
+            drawn = self.breeder.random(rng, 1, known, operator=operator)
+            return drawn[0] if drawn else self.breeder.child(complete or list(self.queue), rng)
+        return self.breeder.novel_child(complete, rng, known)
+
+    def _add(self, run: RunInfo, filling: _Record, candidate: Candidate, record: IndividualRecord) -> _Record:
+        """A finished candidate joins the record being filled; a full record is stored and the
+        next one begun (returned)."""
+        filling.individuals.append(self._settle(candidate, record))
+        if len(filling.individuals) < self.config.population:
+            return filling
+        self._store(run, filling)
+        return self._start_record(filling.index + 1)
 
     def _settle(self, candidate: Candidate, record: IndividualRecord) -> IndividualRecord:
         """A finished candidate joins the run: known, offered as best, and (when it completed)
         appended to the queue, retiring the oldest beyond ``population``."""
-        if record.status != EvalStatus.CACHED:
-            self.known[record.hash] = record
-        self._offer_best(record)
+        self.state.learn(record)
         if record.complete:
-            self._queue.append(Individual(candidate.genome, record, False))
-            while len(self._queue) > self.config.population:
-                self._queue.popleft()
+            self.queue.append(Individual(candidate.genome, record, False))
+            while len(self.queue) > self.config.population:
+                self.queue.popleft()
         return record
 
-    def _journaled(self) -> list[IndividualRecord]:
-        """The evaluations an earlier driver finished for record ``index`` before it stopped, in the
-        order they finished, settled again (the queue ages as it did)."""
-        journal = self.storage.load_journal(self._run_id, self._index)
-        chunk = []
-        for key, payload in journal.items():
-            if key.endswith(CANDIDATE) or key + CANDIDATE not in journal:
-                continue
-            candidate = _candidate_from_json(journal[key + CANDIDATE])
-            result = EvalResult.model_validate_json(payload)
+    def _journaled(self, filling: _Record) -> None:
+        """The evaluations an earlier driver finished for the record being filled before it
+        stopped, in the order they finished, settled again (the queue ages as it did)."""
+        for candidate, result in journaled_candidates(self.journal.load(filling.index)):
             self.tracker.finished(result, new=False)
-            chunk.append(self._settle(candidate, _record(candidate, result)))
-        return chunk
+            filling.individuals.append(self._settle(candidate, record_of(candidate, result)))
 
-    def _store(self, run: RunInfo) -> None:
-        population = tuple(ind.hash for ind in self._queue)
-        seconds = time.perf_counter() - self._chunk_time
-        record = GenerationRecord(self._index, population, tuple(self._chunk), seconds)
+    def _store(self, run: RunInfo, filling: _Record) -> None:
+        population = tuple(ind.hash for ind in self.queue)
+        seconds = time.perf_counter() - filling.started
+        record = GenerationRecord(filling.index, population, tuple(filling.individuals), seconds)
         self.storage.record_generation(run.id, record)
-        self.best = ranking.best([*self.known.values(), *([self.best] if self.best else [])])
+        self.state.rank_again([self.state.best] if self.state.best else [])
         self._show(final=True)
 
-    def _chunk_started(self) -> None:
+    def _start_record(self, index: int) -> _Record:
         size = self.config.population
-        self._chunk_time = time.perf_counter()
-        stored = self.tracker.generation_started(self._index, size, 0, size, self.evaluator.slots)
-        self.storage.update_progress(self._run_id, stored.to_json())
-
-    def _out_of_time_now(self, started: float, finished: int) -> str | None:
-        """Why no new evaluation may start: one more, at the mean time of those so far per slot,
-        would overrun the time budget."""
-        budget = self.config.time_budget
-        if budget is None:
-            return None
-        elapsed = time.perf_counter() - started
-        per_slot = elapsed / max(1, finished) * self.evaluator.slots if finished else 0.0
-        if elapsed + per_slot <= budget:
-            return None
-        return (
-            f"time budget of {_hms(budget)} spent: {_hms(elapsed)} used, and another evaluation "
-            f"would take about {_hms(per_slot)}"
-        )
-
-
-def _candidate_json(c: Candidate) -> str:
-    return json.dumps(
-        {"genome": c.genome.canonical_json(), "parents": list(c.parents), "operator": c.operator}
-    )
-
-
-def _candidate_from_json(text: str) -> Candidate:
-    d = json.loads(text)
-    return Candidate(Genome.from_json(d["genome"]), tuple(d["parents"]), d["operator"])
+        stored = self.tracker.generation_started(index, size, 0, size, self.evaluator.slots)
+        self.storage.update_progress(self.journal.run_id, stored.to_json())
+        return _Record(index)

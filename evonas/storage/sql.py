@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -38,7 +37,7 @@ from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import schema
 from evonas.storage.base import RunStorage, check_new_run_name
 from evonas.storage.records import GenerationRecord, IndividualRecord, RunInfo
-from evonas.storage.urls import DEFAULT_DB_URL, mask_password, normalise_db_url
+from evonas.storage.urls import DEFAULT_DB_URL, mask_password, normalise_db_url, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -199,13 +198,14 @@ class SQLStorage(RunStorage):
     def _check_sqlite_file(self, create: bool) -> None:
         if not self.url.startswith("sqlite:"):
             return
-        raw = self.url.removeprefix("sqlite:///") if self.url.startswith("sqlite:///") else ""
-        if raw in ("", ":memory:") or "mode=memory" in raw:
+        path = sqlite_path(self.url)
+        if path is None and self.url.startswith("sqlite:///file:") and "mode=memory" not in self.url:
+            return  # a URI file name: SQLite opens it as the URI says
+        if path is None:
             raise StorageError(
                 f"--db {self.url!r} is not a database file: evonas keeps every result in its database "
                 "(it is the checkpoint), so an in-memory one would lose them. Name a file, e.g. --db runs.db."
             )
-        path = Path(raw)
         if path.is_dir():
             raise StorageError(
                 f"--db {path} is a folder; name a database file in it, e.g. {path / 'evonas.db'}."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from sqlalchemy import make_url
 
@@ -27,6 +28,18 @@ def normalise_db_url(db: str) -> str:
     if not db.strip():
         raise StorageError("--db is empty: name a database file (e.g. evonas.db) or a database URL.")
     return db if "://" in db else f"sqlite:///{db}"
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The file of an SQLite database (a plain path or a ``sqlite:///`` URL), or None for another
+    database or an in-memory one: the one place a database URL is turned into a path."""
+    url = normalise_db_url(db) if db.strip() else ""
+    if not url.startswith("sqlite:///"):
+        return None
+    raw = url.removeprefix("sqlite:///")
+    if raw.strip() in ("", ":memory:") or raw.startswith("file:") or "mode=memory" in raw:
+        return None
+    return Path(raw)
 
 
 def mask_password(url: str) -> str:

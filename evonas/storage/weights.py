@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from evonas.storage.records import RunInfo
-from evonas.storage.sql import normalise_db_url
+from evonas.storage.urls import sqlite_path
 
 OWNER_KEYS = ("genome_hash", "run_uid")  # safetensors metadata of a kept file
 
@@ -22,11 +22,8 @@ OWNER_KEYS = ("genome_hash", "run_uid")  # safetensors metadata of a kept file
 def default_weights_dir(db: str) -> Path:
     """``runs/evonas.db`` -> ``runs/evonas.db-weights`` (the whole file name, so ``a.db`` and
     ``a.sqlite`` in one folder never share it); ``./evonas-weights`` for other databases."""
-    url = normalise_db_url(db)
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        return path.with_name(path.name + "-weights")
-    return Path("evonas-weights")
+    path = sqlite_path(db)
+    return Path("evonas-weights") if path is None else path.with_name(path.name + "-weights")
 
 
 def run_folder(root: Path, run: RunInfo) -> Path:

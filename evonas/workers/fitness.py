@@ -30,6 +30,7 @@ from evonas.learn import (
     train_reconstruction,
 )
 from evonas.metrics import Metrics
+from evonas.seeds import checkpoint_rng
 from evonas.statuses import EvalStatus
 from evonas.values import Budget, EvalResult, FitnessData, Rung
 
@@ -152,9 +153,8 @@ def _evaluate(
         model.train()
         if not (np.isfinite(recon) and np.isfinite(z).all()):
             return  # the final gate judges a diverged model
-        # a generator of its own, so the training's shuffling goes on as without the checkpoint
         try:
-            scores = score(z, np.random.default_rng([seed, 1]))
+            scores = score(z, checkpoint_rng(seed))
         except ValueError:  # e.g. a single cluster so far: nothing to judge yet
             return
         objective = Metrics.from_mapping(scores).objective

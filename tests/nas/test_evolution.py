@@ -3,8 +3,8 @@
 import pytest
 
 from evonas.nas import RunConfig, Search
-from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig, rung_epochs, thresholds
+from evonas.seeds import evaluation_seed
 from evonas.storage import SQLStorage
 from evonas.views import best_individual
 from evonas.workers import RayEvaluator

@@ -10,8 +10,8 @@ import pytest
 from evonas.genomes import Genome, Recipe, SearchSpace
 from evonas.metrics import Metrics
 from evonas.nas import RunConfig, Search
-from evonas.nas.evolution import evaluation_seed
 from evonas.nas.pruning import PruningConfig, thresholds
+from evonas.seeds import evaluation_seed
 from evonas.storage import SQLStorage
 from evonas.views import best_individual
 from evonas.workers.fake import FakeEvaluator, fake_checkpoint_score, fake_result
@@ -50,7 +50,7 @@ def test_the_loop_stores_every_generation_and_its_best_survives(tmp_path):
     assert search.best == best_individual(gens)
     # the GA keeps what is good: the last population is better than the first on average
     first = [i.score for i in gens[0].individuals if i.complete]
-    last = [r.score for h in gens[-1].population for r in search.known.values() if r.hash == h]
+    last = [r.score for h in gens[-1].population for r in search.state.known.values() if r.hash == h]
     assert sum(last) / len(last) > sum(first) / len(first)
 
 
@@ -329,7 +329,7 @@ def test_a_time_budget_stops_starting_generations_and_resuming_carries_on(tmp_pa
     search.run(run)  # each generation takes ~0.12 s
     gens = storage.load_generations(run.id)
     assert 2 <= len(gens) <= 13
-    assert search.stop_reason is not None and search.stop_reason.startswith("time budget of 0m02s spent")
+    assert search.stop_reason is not None and search.stop_reason.startswith("time budget of 2s spent")
     more = Search(config, SPACE, SHAPE, storage, FakeEvaluator(delay=0.02))
     more.run(run, gens)  # a new driver, a new clock: it carries on from the stored generations
     assert len(storage.load_generations(run.id)) > len(gens)

@@ -74,11 +74,11 @@ def test_pruned_individuals_rank_below_every_complete_one_and_above_failures():
 
 
 def test_a_second_evaluation_is_averaged_or_fails_the_genome_unless_the_infrastructure_failed():
-    from evonas.nas.evolution import _merge
+    from evonas.nas.outcomes import merge_second
     from evonas.workers import EvalResult
 
     first = POOL[1].record  # acc 0.9
-    ok = _merge(
+    ok = merge_second(
         first,
         EvalResult(
             status="ok", metrics=Metrics(acc=0.8, nmi=0.5, ari=0.4, recon_loss=0.03), seed=5, seconds=2.0
@@ -90,10 +90,10 @@ def test_a_second_evaluation_is_averaged_or_fails_the_genome_unless_the_infrastr
         and [e["seed"] for e in ok.evaluations] == [0, 5]
     )
     assert ok.seconds == first.seconds + 2.0
-    bad = _merge(first, EvalResult(status="failed", error="gate: did not learn", seed=5))
+    bad = merge_second(first, EvalResult(status="failed", error="gate: did not learn", seed=5))
     assert bad.status == "failed" and bad.metrics.acc is None and "did not reproduce" not in (bad.error or "")
     assert "second evaluation (seed 5) failed: gate" in (bad.error or "") and not bad.complete
-    lost = _merge(first, EvalResult(status="failed", error="infrastructure: worker died", seed=5))
+    lost = merge_second(first, EvalResult(status="failed", error="infrastructure: worker died", seed=5))
     assert (
         lost.metrics.acc == 0.9
         and lost.complete

@@ -155,3 +155,13 @@ def test_a_real_steady_state_run_survives_a_sigkill(tmp_path):
     hashes = [i["hash"] for g in show["generations"] for i in g["evaluated"]]
     assert show["status"] == "finished" and len(hashes) == 16
     assert before <= set(hashes)  # every evaluation that had finished before the kill is kept
+
+
+def test_reuse_is_refused_in_steady_state_mode_before_any_data_loads(tmp_path):
+    from evonas.errors import ConfigError
+    from evonas.nas import run_search
+
+    config = RunConfig(mode="steady-state", db=str(tmp_path / "r.db"), dataset={"name": "nope"})
+    with pytest.raises(ConfigError, match="--reuse works in the generational mode only"):
+        run_search(config, reuse=True)
+    assert not (tmp_path / "r.db").exists()
