@@ -115,14 +115,14 @@ def raw_pixels(bundle: Path, protocol: str) -> dict[str, float]:
     from evonas.datasets import load_dataset
     from evonas.export import read_bundle
     from evonas.learn.scores import clustering_scores
-    from evonas.training.train import protocol_rows
+    from evonas.training import protocol_rows
 
     ds = read_bundle(bundle).meta["dataset"]
     data = load_dataset(
         ds["name"], Path(ds["data_dir"]) if ds.get("data_dir") else None, ds.get("layout", "auto")
     )
     assert data.y is not None and data.n_classes is not None
-    rows = protocol_rows(data, ds, protocol)[3]  # the rows nas train scores
+    rows = protocol_rows(data, ds, protocol).score  # the rows nas train scores
     x = data.x[rows].reshape(len(rows), -1)
     labels = KMeans(data.n_classes, n_init=10, random_state=0).fit_predict(x)
     return {k: round(v, 4) for k, v in clustering_scores(data.y[rows], labels).items()}

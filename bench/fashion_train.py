@@ -87,7 +87,7 @@ def main() -> None:
             base / "trained",
             TrainOptions(**{**common, "pictures": True}, epochs=args.epochs, from_scratch=True),
             say,
-        )
+        ).to_json()
         row["epochs"] = args.epochs
         row["trained"] = {k: m[k] for k in ("acc", "nmi", "ari", "train_seconds")}
         save()
@@ -98,7 +98,7 @@ def main() -> None:
             base / method,
             TrainOptions(**common, epochs=0, finetune=method, finetune_iterations=args.finetune_iterations),
             say,
-        )
+        ).to_json()
         row[method] = m["finetune"]
         save()
     if args.classifiers:
@@ -109,7 +109,7 @@ def main() -> None:
                 base / mode,
                 TrainOptions(**common, epochs=0, classifier=mode, classifier_epochs=args.classifier_epochs),
                 say,
-            )
+            ).to_json()
             row[f"classifier_{mode}"] = {
                 "accuracy": m["classifier"]["accuracy"],
                 "epochs": args.classifier_epochs,

@@ -34,8 +34,8 @@ from _proc import append_row
 from evonas.datasets import load_dataset
 from evonas.export import read_bundle
 from evonas.learn.heads import cluster_codes
+from evonas.training import TrainOptions, protocol_rows, train_bundle
 from evonas.training.evaluation import clustering_report
-from evonas.training.train import TrainOptions, protocol_rows, train_bundle
 
 RESULTS = Path(__file__).parent / "results"
 METHODS: dict[str, tuple[str | None, dict[str, Any]]] = {
@@ -56,7 +56,7 @@ def scored_rows(
     """The rows `nas train` scores under ``protocol`` (its own rule, ``protocol_rows``) and the labels."""
     ds = read_bundle(bundle_dir).meta.get("dataset", {})
     data = load_dataset(dataset, data_dir, ds.get("layout", "auto"))
-    return protocol_rows(data, ds, protocol)[3], data.y
+    return protocol_rows(data, ds, protocol).score, data.y
 
 
 def one(
@@ -75,7 +75,7 @@ def one(
         seed=seed, finetune=finetune, finetune_options=options, pictures=False,
     )  # fmt: skip
     start = time.perf_counter()
-    metrics = train_bundle(target, opts, say=lambda msg: print(f"  {msg}", flush=True))
+    metrics = train_bundle(target, opts, say=lambda msg: print(f"  {msg}", flush=True)).to_json()
     seconds = time.perf_counter() - start
     rows, y = scored_rows(target, args.dataset, args.data_dir, protocol)
     z = np.load(target / protocol / "codes.npy")

@@ -54,7 +54,7 @@ def job(args: tuple[str, str, str, int, int, str]) -> dict:
         dataset="fashion-mnist", data_dir=Path(data_dir), epochs=epochs, seed=seed, protocol=protocol,
         from_scratch=True, pictures=False, head="kmeans",
     )  # fmt: skip
-    m = train_bundle(bundle.directory, opts, say=lambda _m: None)
+    m = train_bundle(bundle.directory, opts, say=lambda _m: None).to_json()
     z = np.load(bundle.directory / protocol / "codes.npy")
     data = load_dataset("fashion-mnist", Path(data_dir))
     rows = search_splits(data, val_size=0, test_fraction=0.2).index[2] if protocol == "heldout" else None

@@ -56,7 +56,7 @@ def one(strategy: str, seed: int, tmp: Path, epochs: int, overrides: dict) -> di
             dataset=config.dataset.name, epochs=epochs, from_scratch=True, pictures=False, head="kmeans"
         ),
         say=lambda _m: None,
-    )
+    ).to_json()
     return {
         "strategy": strategy,
         "seed": seed,

@@ -135,27 +135,22 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from evonas.training.train import train_bundle
+    from evonas.training import scores_text, train_bundle
 
     opts = train_options(args)
     say = (lambda _msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    metrics = train_bundle(args.dir, opts, say=say)
+    result = train_bundle(args.dir, opts, say=say)
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps(result.to_json()))
     else:
         where = "test split" if opts.protocol == "heldout" else "every image"
-        scores = (
-            f"ACC {metrics['acc']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}"
-            if metrics["acc"] is not None
-            else f"silhouette {metrics['silhouette']:.4f} (no labels: ACC needs them)"
-        )
-        print(f"{scores}  ({opts.head}, {where}, {metrics['test_size']} images); "
+        print(f"{scores_text(result.metrics)}  ({opts.head}, {where}, {result.test_size} images); "
               f"results in {args.dir / opts.protocol}/")  # fmt: skip
     return 0
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from evonas.training.train import cluster_images
+    from evonas.training import cluster_images
 
     result = cluster_images(args.bundle, args.dataset, args.data_dir, args.out, args.protocol)
     print(f"{result['images']} images in {len(result['sizes'])} clusters ({result['head']} head), "

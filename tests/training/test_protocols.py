@@ -12,7 +12,7 @@ from evonas.errors import DatasetError
 from evonas.export import write_bundle
 from evonas.genomes import Genome, build_autoencoder
 from evonas.learn import clustering_scores
-from evonas.training.train import TrainOptions, train_bundle
+from evonas.training import TrainOptions, train_bundle
 
 pytestmark = pytest.mark.slow  # real training and UMAP
 
@@ -34,21 +34,22 @@ def test_the_two_protocols_write_apart_and_score_what_they_say(tmp_path):
         bundle.directory,
         TrainOptions(dataset="digits", epochs=1, head="kmeans", protocol="transductive", pictures=False),
     )
-    assert held["protocol"] == "heldout" and trans["protocol"] == "transductive"
-    assert held["test_size"] == 359 and held["train_size"] == 1797 - 359  # the test split only
-    assert trans["test_size"] == trans["train_size"] == 1797  # every image
+    assert held.protocol == "heldout" and trans.protocol == "transductive"
+    assert held.test_size == 359 and held.train_size == 1797 - 359  # the test split only
+    assert trans.test_size == trans.train_size == 1797  # every image
     for protocol, m in (("heldout", held), ("transductive", trans)):
         stored = json.loads((bundle.directory / protocol / "metrics.json").read_text())
-        assert stored["acc"] == m["acc"] and 0.2 < m["acc"] <= 1
+        assert stored == json.loads(json.dumps(m.to_json())) and 0.2 < m.metrics.acc <= 1
+        assert stored["acc"] == m.metrics.acc and set(stored) >= {"per_class", "confusion", "nmi"}
     # the bundle's recipe trains it unless a flag says otherwise
-    assert held["lr"] == 0.003 and held["augmentation"].startswith("shift 0.05")
+    assert held.lr == 0.003 and held.augmentation.startswith("shift 0.05")
     plain = train_bundle(
         bundle.directory,
         TrainOptions(
             dataset="digits", epochs=1, head="kmeans", augment="none", noise=0, lr=1e-3, pictures=False
         ),
     )
-    assert plain["augmentation"] == "none" and plain["lr"] == 1e-3
+    assert plain.augmentation == "none" and plain.lr == 1e-3
 
 
 def test_the_umap_gmm_head_scores_from_the_same_model(tmp_path):
@@ -56,7 +57,7 @@ def test_the_umap_gmm_head_scores_from_the_same_model(tmp_path):
     m = train_bundle(
         bundle.directory, TrainOptions(dataset="digits", epochs=3, head="umap-gmm", pictures=False)
     )
-    assert m["head"] == "umap-gmm" and m["acc"] > 0.3 and m["head_seconds"] > 0  # far above 0.1, chance
+    assert m.head == "umap-gmm" and m.metrics.acc > 0.3 and m.head_seconds > 0  # far above 0.1, chance
 
 
 def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_path):
@@ -72,7 +73,7 @@ def test_unlabelled_images_get_clusters_and_codes_and_a_label_free_score(tmp_pat
         bundle.directory,
         TrainOptions(dataset=str(path), epochs=1, head="kmeans", clusters=10, pictures=False),
     )
-    assert m["acc"] is None and -1 <= m["silhouette"] <= 1
+    assert m.metrics.acc is None and -1 <= m.metrics.silhouette <= 1
     out = bundle.directory / "heldout"
     clusters = np.loadtxt(out / "clusters.csv", delimiter=",", skiprows=1, dtype=int)
     assert clusters.shape == (1797, 2) and set(clusters[:, 1]) == set(range(10))
@@ -103,7 +104,7 @@ def test_nas_cluster_assigns_new_images_as_the_trained_head_did(tmp_path, head):
     agreement = clustering_scores(fitted[:, 1], again[:, 1])["acc"]  # same images: how often they agree
     print(f"{head}: the saved head reassigns {agreement:.4f} of the images it was fitted on alike")
     assert agreement == 1.0 if head == "kmeans" else agreement > 0.95
-    assert trained["acc"] is not None
+    assert trained.metrics.acc is not None
 
 
 def test_the_umap_gmm_approximation_agrees_with_the_full_head_on_unseen_codes():
