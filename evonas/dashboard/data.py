@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import Any
 
 from evonas.genomes import Genome
-from evonas.genomes.genes import ConvGene, DenseGene, PoolGene
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage
 from evonas.views.progress import progress_of
@@ -39,17 +38,7 @@ def runs(storage: RunStorage) -> list[dict[str, Any]]:
 
 def layers(genome: Genome) -> list[dict[str, str]]:
     """The genome as its layer sequence: each gene's kind and a short label (``conv 16 3x3 relu``)."""
-    out = []
-    for gene in genome.genes:
-        if isinstance(gene, ConvGene):
-            label = f"conv {gene.channels} {gene.kernel}x{gene.kernel} {gene.activation}"
-        elif isinstance(gene, PoolGene):
-            label = f"{gene.mode} pool"
-        elif isinstance(gene, DenseGene):
-            label = f"code {gene.latent}"
-        else:
-            label = "batchnorm"
-        out.append({"kind": gene.kind, "label": label})
+    out = [{"kind": gene.kind, "label": gene.label()} for gene in genome.genes]
     if genome.recipe is not None:
         out.append({"kind": "recipe", "label": genome.recipe.compact()})
     return out

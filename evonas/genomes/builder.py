@@ -9,13 +9,15 @@ end, so the output has the input's shape and lies in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, PoolGene
+from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, PoolGene, Shape
 from evonas.genomes.genome import Genome
-from evonas.genomes.shapes import infer_shapes
+from evonas.genomes.shapes import check_input_shape, infer_shapes
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -48,6 +50,60 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where a gene sits: the shape before it, and whether batch norm follows it or it is first."""
+
+    before: Shape
+    batchnorm_after: bool
+    first: bool
+
+
+Layers = tuple[list[nn.Module], list[nn.Module]]  # (encoder layers, their decoder mirror)
+
+
+def _conv(gene: ConvGene, at: Site) -> Layers:
+    c_in, bn, pad = at.before[0], at.batchnorm_after, gene.kernel // 2
+    encoder: list[nn.Module] = [nn.Conv2d(c_in, gene.channels, gene.kernel, padding=pad, bias=not bn)]
+    if bn:
+        encoder.append(nn.BatchNorm2d(gene.channels))
+    encoder.append(ACTIVATION_LAYERS[gene.activation]())
+    mirror: list[nn.Module] = [
+        nn.Conv2d(gene.channels, c_in, gene.kernel, padding=pad, bias=at.first or not bn)
+    ]
+    if at.first:  # the decoder's last layer: back to [0, 1]
+        mirror.append(nn.Sigmoid())
+    else:
+        if bn:
+            mirror.append(nn.BatchNorm2d(c_in))
+        mirror.append(ACTIVATION_LAYERS[gene.activation]())
+    return encoder, mirror
+
+
+def _batchnorm(gene: BatchNormGene, at: Site) -> Layers:
+    return [], []  # built with the conv before it
+
+
+def _pool(gene: PoolGene, at: Site) -> Layers:
+    _, h, w = at.before
+    return [POOL_LAYERS[gene.mode]()], [nn.Upsample(size=(h, w), mode="nearest")]
+
+
+def _dense(gene: DenseGene, at: Site) -> Layers:
+    c, h, w = at.before
+    encoder: list[nn.Module] = [nn.Flatten(), nn.Linear(c * h * w, gene.latent)]
+    return encoder, [nn.Linear(gene.latent, c * h * w), nn.ReLU(), nn.Unflatten(1, (c, h, w))]
+
+
+# One builder per gene kind (see GENE_KINDS): the layers of the encoder and of their mirror.
+BUILDERS: dict[str, Callable[[Any, Site], Layers]] = {
+    "conv": _conv,
+    "batchnorm": _batchnorm,
+    "pool": _pool,
+    "dense": _dense,
+}
+
+
 def build_autoencoder(genome: Genome, input_shape: tuple[int, ...]) -> ConvAutoencoder:
     """Build the CAE of ``genome`` for inputs of shape (C, H, W).
 
@@ -55,43 +111,15 @@ def build_autoencoder(genome: Genome, input_shape: tuple[int, ...]) -> ConvAutoe
     (``torch.manual_seed``) first for a reproducible model.
     """
     layers = infer_shapes(genome, input_shape)
-    shapes_in = [tuple(input_shape)] + [layer.shape for layer in layers[:-1]]
+    before = [check_input_shape(input_shape)] + [layer.shape for layer in layers[:-1]]
     genes = genome.genes
-    followed_by_bn = [
-        i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene) for i in range(len(genes))
-    ]
-    first_conv = 0  # genes[0] is always a conv
-
     encoder: list[nn.Module] = []
-    decoder_blocks: list[list[nn.Module]] = []  # in encoder order, reversed at the end
+    mirrors: list[list[nn.Module]] = []  # in encoder order, reversed at the end
     for i, gene in enumerate(genes):
-        c_in = shapes_in[i][0]
-        if isinstance(gene, ConvGene):
-            bn = followed_by_bn[i]
-            encoder.append(nn.Conv2d(c_in, gene.channels, gene.kernel, padding=gene.kernel // 2, bias=not bn))
-            if bn:
-                encoder.append(nn.BatchNorm2d(gene.channels))
-            encoder.append(ACTIVATION_LAYERS[gene.activation]())
-            last = i == first_conv
-            block: list[nn.Module] = [
-                nn.Conv2d(gene.channels, c_in, gene.kernel, padding=gene.kernel // 2, bias=last or not bn)
-            ]
-            if last:
-                block.append(nn.Sigmoid())
-            else:
-                if bn:
-                    block.append(nn.BatchNorm2d(c_in))
-                block.append(ACTIVATION_LAYERS[gene.activation]())
-            decoder_blocks.append(block)
-        elif isinstance(gene, PoolGene):
-            encoder.append(POOL_LAYERS[gene.mode]())
-            _, h, w = shapes_in[i]
-            decoder_blocks.append([nn.Upsample(size=(h, w), mode="nearest")])
-        elif isinstance(gene, DenseGene):
-            c, h, w = shapes_in[i]
-            encoder += [nn.Flatten(), nn.Linear(c * h * w, gene.latent)]
-            decoder_blocks.append([nn.Linear(gene.latent, c * h * w), nn.ReLU(), nn.Unflatten(1, (c, h, w))])
-        # a batchnorm gene is built with the conv before it
-
-    decoder = [m for block in reversed(decoder_blocks) for m in block]
+        bn_after = i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene)
+        enc, mirror = BUILDERS[gene.kind](gene, Site(before[i], bn_after, i == 0))
+        encoder += enc
+        if enc:
+            mirrors.append(mirror)
+    decoder = [m for block in reversed(mirrors) for m in block]
     return ConvAutoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder), genome.latent_dim)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evonas.errors import InvalidGenomeError
-from evonas.genomes.genes import BatchNormGene, ConvGene, DenseGene, PoolGene, gene_token
+from evonas.genomes.genes import BatchNormGene, Shape
 from evonas.genomes.genome import Genome
-
-Shape = tuple[int, int, int]  # (channels, height, width)
 
 
 @dataclass(frozen=True)
@@ -48,21 +47,14 @@ def check_input_shape(input_shape: tuple[int, ...]) -> Shape:
 def infer_shapes(genome: Genome, input_shape: tuple[int, ...]) -> tuple[LayerShape, ...]:
     """The shape after each gene; raises :class:`InvalidGenomeError` where a pool would
     shrink a side below 1 pixel."""
-    c, h, w = check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     out: list[LayerShape] = []
     for i, gene in enumerate(genome.genes):
-        if isinstance(gene, ConvGene):
-            c = gene.channels
-        elif isinstance(gene, PoolGene):
-            if h < 2 or w < 2:
-                raise InvalidGenomeError(
-                    f"Gene {i} ({gene_token(gene)}): the feature map is {h}x{w} here, "
-                    "too small for a 2x2 pool (the spatial size would collapse)."
-                )
-            h, w = h // 2, w // 2
-        elif isinstance(gene, DenseGene):
-            c, h, w = gene.latent, 1, 1
-        out.append(LayerShape(i, gene_token(gene), (c, h, w)))
+        try:
+            shape = gene.shape_after(shape, i)
+        except ValueError as exc:
+            raise InvalidGenomeError(str(exc)) from None
+        out.append(LayerShape(i, gene.token(), shape))
     return tuple(out)
 
 
@@ -70,15 +62,11 @@ def forward_macs(genome: Genome, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of one image through the autoencoder, estimated from the shapes:
     each conv and the dense layer, twice (the decoder mirrors the encoder). Cheap, for
     ordering work by cost; not a profile."""
-    c, h, w = check_input_shape(input_shape)
+    before = check_input_shape(input_shape)
     macs = 0
     for gene, layer in zip(genome.genes, infer_shapes(genome, input_shape), strict=True):
-        oc, oh, ow = layer.shape
-        if isinstance(gene, ConvGene):
-            macs += c * oc * gene.kernel * gene.kernel * oh * ow
-        elif isinstance(gene, DenseGene):
-            macs += c * h * w * oc
-        c, h, w = oc, oh, ow
+        macs += gene.macs(before, layer.shape)
+        before = layer.shape
     return 2 * macs
 
 
@@ -104,18 +92,13 @@ def count_parameters(genome: Genome, input_shape: tuple[int, ...]) -> int:
     """The number of trainable parameters of :func:`build_autoencoder`'s model, computed
     from the shapes without building it (the builder tests check the two agree)."""
     layers = infer_shapes(genome, input_shape)
-    shapes_in = [tuple(input_shape)] + [layer.shape for layer in layers[:-1]]
+    before = [check_input_shape(input_shape)] + [layer.shape for layer in layers[:-1]]
     genes = genome.genes
-    total = 0
-    for i, gene in enumerate(genes):
-        c_in, h, w = shapes_in[i]
-        if isinstance(gene, ConvGene):
-            bn = i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene)
-            weights = 2 * c_in * gene.channels * gene.kernel**2  # encoder conv + its mirror
-            encoder_extra = 2 * gene.channels if bn else gene.channels  # BN affine or bias
-            decoder_extra = c_in if i == 0 or not bn else 2 * c_in
-            total += weights + encoder_extra + decoder_extra
-        elif isinstance(gene, DenseGene):
-            flat = c_in * h * w
-            total += 2 * flat * gene.latent + gene.latent + flat
-    return total
+    return sum(
+        gene.parameters(before[i], batchnorm_after=_batchnorm_after(genes, i), first=i == 0)
+        for i, gene in enumerate(genes)
+    )
+
+
+def _batchnorm_after(genes: Sequence[object], i: int) -> bool:
+    return i + 1 < len(genes) and isinstance(genes[i + 1], BatchNormGene)

@@ -132,23 +132,20 @@ def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualR
     return _png(fig), front
 
 
+INPUT_COLOUR = "#dddddd"
+
+
 def layer_diagram(genome: Genome, input_shape: tuple[int, int, int]) -> str:
     plt = _pyplot()
-    layers = [("input", input_shape)] + [
-        (layer.token, layer.shape) for layer in infer_shapes(genome, input_shape)
+    genes = genome.genes
+    layers = [("input", input_shape, INPUT_COLOUR, False)] + [
+        (layer.token, layer.shape, gene.COLOUR, gene.kind == "dense")
+        for gene, layer in zip(genes, infer_shapes(genome, input_shape), strict=True)
     ]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(layers)), 2.0))
-    for k, (token, (c, h, w)) in enumerate(layers):
-        kind = "input" if k == 0 else {"c": "conv", "b": "bn", "p": "pool", "d": "dense"}[token[0]]
-        color = {
-            "input": "#dddddd",
-            "conv": "#8fb8de",
-            "bn": "#f2d388",
-            "pool": "#a8d5a2",
-            "dense": "#e39b9b",
-        }[kind]
+    for k, (token, (c, h, w), color, flat) in enumerate(layers):
         ax.add_patch(plt.Rectangle((k * 1.2, 0), 1.0, 1.0, color=color, ec="black"))
-        shape = f"{c}" if kind == "dense" else f"{c}x{h}x{w}"
+        shape = f"{c}" if flat else f"{c}x{h}x{w}"
         ax.text(k * 1.2 + 0.5, 0.62, token, ha="center", fontsize=9, weight="bold")
         ax.text(k * 1.2 + 0.5, 0.3, shape, ha="center", fontsize=8)
         if k:
