@@ -24,25 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import dataset_flags, merge_row
+from _harness import environment, export_best, search, search_figures, show, train
+from _proc import merge_row
 
 RESULTS = Path(__file__).parent / "results"
-ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-
-
-def nas(*args: str, capture: bool = True) -> str:
-    cmd = [sys.executable, "-m", "evonas.cli", *args]
-    proc = subprocess.run(cmd, env=ENV, capture_output=capture, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc.stdout if capture else ""
+NAME = "afternoon"
 
 
 def main() -> None:
@@ -66,38 +57,35 @@ def main() -> None:
     row: dict[str, object] = {"flags": flags, "time_budget": args.time_budget, "epochs": args.epochs}
     row |= {"seed": args.seed, "search_from": args.search_from} if args.search_from else {}
 
+    env = environment()
     start = time.perf_counter()
     if args.search_from:
-        if json.loads(nas("show", "afternoon", "--db", db, "--json"))["status"] != "finished":
+        shown = show(env, Path(db), NAME)
+        if shown["status"] != "finished":
             sys.exit(f"{args.search_from}'s search has not finished: run its label again first")
-    elif not Path(db).exists():
-        nas("run", "--quiet", "--name", "afternoon", "--db", db, "--time-budget", args.time_budget, *flags)
-    elif json.loads(nas("show", "afternoon", "--db", db, "--json"))["status"] != "finished":
-        nas("resume", "afternoon", "--quiet", "--db", db, "--time-budget", args.time_budget)
+    else:
+        shown, _ = search(env, Path(db), flags, time_budget=args.time_budget, name=NAME)
     row["search_wall_s"] = round(time.perf_counter() - start, 1)
-    show = json.loads(nas("show", "afternoon", "--db", db, "--json"))
-    inds = [i for g in show["generations"] for i in g["evaluated"]]
+    figures = search_figures(shown)
     row["search"] = {
-        "generations": len(show["generations"]),
-        "individuals": len(inds),
-        "trained": sum(i["status"] in ("ok", "pruned", "failed") for i in inds),
-        "pruned": sum(i["status"] == "pruned" for i in inds),
-        "failed": sum(i["status"] == "failed" for i in inds),
-        "stop_reason": show["stop_reason"],
-        "best": (show.get("best") or {}).get("compact"),
-        "best_metrics": (show.get("best") or {}).get("metrics"),
+        k: figures[k]
+        for k in (
+            "generations",
+            "individuals",
+            "trained",
+            "pruned",
+            "failed",
+            "stop_reason",
+            "best",
+            "best_metrics",
+        )
     }
-    bundle = work / "best"
-    nas("export", "afternoon", "--db", db, "--out", str(bundle), "--force")
+    bundle = export_best(env, Path(db), work / "best", NAME)
     trains = {}
     for protocol in args.protocols.split(","):
-        t0 = time.perf_counter()
-        out = nas(
-            "train", str(bundle), *dataset_flags(flags), "--epochs", str(args.epochs),
-            "--protocol", protocol, "--seed", str(args.seed), "--no-pictures", "--json",
-        )  # fmt: skip
-        trains[protocol] = {"wall_s": round(time.perf_counter() - t0, 1), **json.loads(out)}
-        print(protocol, json.dumps(trains[protocol].get("metrics", trains[protocol]))[:400], flush=True)
+        trains[protocol] = train(env, bundle, flags, "--epochs", str(args.epochs), "--protocol", protocol,
+                                 "--seed", str(args.seed))  # fmt: skip
+        print(protocol, json.dumps(trains[protocol])[:400], flush=True)
     row["train"] = trains
     if args.raw_pixels:
         row["raw_pixels_kmeans"] = {p: raw_pixels(bundle, p) for p in args.protocols.split(",")}

@@ -1,6 +1,6 @@
 """Benchmark: the GA against random search, same evaluator, budget and number of generations.
 
-For each strategy and seed: a default-sized `nas run` (in process, its own local Ray), the best
+For each strategy and seed: a default-sized `nas run` (through bench/_harness.py, as a user runs it), the best
 validation ACC found after each generation, the number of trainings it paid for, then the best
 genome trained from scratch with the `nas train` protocol (``--epochs`` epochs, k-means on the
 held-out test split, never seen by the search) so both strategies' winners get the same final
@@ -20,50 +20,44 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _harness import environment, export_best, search, train
 from _proc import machine
-
-from evonas.export import export_run
-from evonas.nas import build_config, run_search
-from evonas.storage import SQLStorage
-from evonas.training.train import TrainOptions, train_bundle
-from evonas.views.runs import best_individual
-from evonas.views.tables import run_input_shape
 
 RESULTS = Path(__file__).parent / "results"
 
 
+def best_after_each_generation(shown: dict) -> list[float | None]:
+    """The best validation ACC (complete evaluations) among the generations up to each one."""
+    out: list[float | None] = []
+    best: float | None = None
+    for g in shown["generations"]:
+        for i in g["evaluated"]:
+            acc = i["metrics"]["acc"] if i["status"] in ("ok", "cached") else None
+            if acc is not None:
+                best = acc if best is None else max(best, acc)
+        out.append(best)
+    return out
+
+
 def one(strategy: str, seed: int, tmp: Path, epochs: int, overrides: dict) -> dict[str, object]:
-    db = tmp / f"{strategy}-{seed}.db"
-    config = build_config(None, {"seed": seed, "strategy": strategy, "db": str(db), "name": "q", **overrides})
+    env = environment()
+    config = tmp / f"{strategy}-{seed}.yaml"
+    config.write_text(json.dumps(overrides))  # JSON is YAML
     start = time.perf_counter()
-    run_search(config)
+    flags = ["--config", str(config), "--seed", str(seed), "--strategy", strategy]
+    shown, _ = search(env, tmp / f"{strategy}-{seed}.db", flags)
     wall = time.perf_counter() - start
-    with SQLStorage(str(db)) as storage:
-        run = storage.get_run("q")
-        gens = storage.load_generations(run.id)
-        curve = []
-        for g in gens:
-            b = best_individual([x for x in gens if x.index <= g.index])
-            curve.append(b.metrics.acc if b else None)
-        best = best_individual(gens)
-        assert best is not None
-        trained = [i for g in gens for i in g.individuals if i.status != "cached"]
-        out = tmp / f"{strategy}-{seed}"
-        bundle = export_run(storage, Path(run.config["weights_dir"]), "q", out, run_input_shape(run))
-    final = train_bundle(
-        bundle.directory,
-        TrainOptions(
-            dataset=config.dataset.name, epochs=epochs, from_scratch=True, pictures=False, head="kmeans"
-        ),
-        say=lambda _m: None,
-    ).to_json()
+    trained = [i for g in shown["generations"] for i in g["evaluated"] if i["status"] != "cached"]
+    bundle = export_best(env, tmp / f"{strategy}-{seed}.db", tmp / f"{strategy}-{seed}")
+    final = train(env, bundle, ["--dataset", overrides.get("dataset", {}).get("name", "digits")],
+                  "--epochs", str(epochs), "--from-scratch", "--head", "kmeans")  # fmt: skip
     return {
         "strategy": strategy,
         "seed": seed,
         "wall_s": round(wall, 1),
-        "trainings": len(trained) + sum(len(i.evaluations) == 2 for i in trained),
-        "best_val_acc_after_generation": curve,
-        "best": bundle.genome.compact(),
+        "trainings": len(trained) + sum(len(i.get("evaluations") or []) == 2 for i in trained),
+        "best_val_acc_after_generation": best_after_each_generation(shown),
+        "best": (shown.get("best") or {}).get("compact"),
         "test_acc": final["acc"],
         "test_nmi": final["nmi"],
         "test_ari": final["ari"],

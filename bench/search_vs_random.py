@@ -16,116 +16,51 @@ search's own figures and the final test-split scores.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _proc import dataset_flags, merge_row
+from _harness import environment, export_best, reference_bundle, search_figures, train
+from _harness import search as run_or_resume
+from _proc import merge_row
 
 RESULTS = Path(__file__).parent / "results"
+TEST_KEYS = ("acc", "nmi", "ari", "head", "protocol", "train_seconds")
 
 
-def nas(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "evonas.cli", *args], env=env, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"nas {' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc.stdout
-
-
-def curve(show: dict) -> list[float | None]:
-    """Best fitness (validation ACC as selection ranks it; pruned candidates never count) after each
-    evaluation, in the order the run stored them; a second-seed evaluation counts as one more."""
-    out: list[float | None] = []
-    best: float | None = None
-    for g in show["generations"]:
-        for i in g["evaluated"]:
-            if i["status"] == "cached":
-                continue
-            acc = i["metrics"]["acc"] if i["status"] == "ok" else None
-            if acc is not None:
-                best = acc if best is None else max(best, acc)
-            out += [best] * max(1, len(i.get("evaluations") or []))
-    return out
-
-
-def train(
-    env: dict[str, str], bundle: Path, flags: list[str], args: argparse.Namespace, scratch: bool
-) -> dict:
-    t0 = time.perf_counter()
-    out = nas(
-        env, "train", str(bundle), *dataset_flags(flags), "--epochs", str(args.epochs),
-        "--protocol", args.protocol, "--seed", "0", "--no-pictures", "--json",
-        *(["--from-scratch"] if scratch else []),
-    )  # fmt: skip
-    m = json.loads(out)
-    keep = ("acc", "nmi", "ari", "head", "protocol", "train_seconds")
-    return {"wall_s": round(time.perf_counter() - t0, 1), **{k: m.get(k) for k in keep}}
+def final_training(env: dict[str, str], bundle: Path, flags: list[str], args: argparse.Namespace) -> dict:
+    return train(env, bundle, flags, "--epochs", str(args.epochs), "--protocol", args.protocol, "--seed", "0",
+                 "--from-scratch", keep=TEST_KEYS)  # fmt: skip
 
 
 def search(env: dict[str, str], strategy: str, seed: int, flags: list[str], args: argparse.Namespace) -> None:
     work = args.work / f"{strategy}-{seed}"
-    work.mkdir(parents=True, exist_ok=True)
-    db = str(work / "search.db")
-    t0 = time.perf_counter()
-    budget = ["--time-budget", args.time_budget]
-    if not (work / "search.db").exists():
-        common = ["--quiet", "--name", "s", "--db", db, "--cpus", str(args.cpus)]
-        nas(env, "run", *common, *budget, "--seed", str(seed), "--strategy", strategy, *flags)
-    elif json.loads(nas(env, "show", "s", "--db", db, "--json"))["status"] != "finished":
-        nas(env, "resume", "s", "--quiet", "--db", db, "--cpus", str(args.cpus), *budget)
-    wall = time.perf_counter() - t0
-    show = json.loads(nas(env, "show", "s", "--db", db, "--json"))
-    inds = [i for g in show["generations"] for i in g["evaluated"]]
+    run_flags = ["--cpus", str(args.cpus), "--seed", str(seed), "--strategy", strategy, *flags]
+    shown, wall = run_or_resume(env, work / "search.db", run_flags, time_budget=args.time_budget)
+    figures = search_figures(shown)
     row: dict[str, object] = {
-        "strategy": strategy,
-        "seed": seed,
-        "flags": flags,
-        "time_budget": args.time_budget,
+        "strategy": strategy, "seed": seed, "flags": flags, "time_budget": args.time_budget,
         "cpus": args.cpus,
         "search_wall_s": round(wall, 1),
-        "generations": len(show["generations"]),
-        "pruned": sum(i["status"] == "pruned" for i in inds),
-        "eval_seconds": round(sum(i["seconds"] for i in inds if i["status"] != "cached"), 1),
-        "failed": sum(i["status"] == "failed" for i in inds),
-        "stop_reason": show["stop_reason"],
-        "best": (show.get("best") or {}).get("compact"),
-        "best_metrics": (show.get("best") or {}).get("metrics"),
-        "curve": curve(show),
-    }
-    row["evaluations"] = len(row["curve"])  # type: ignore[arg-type]
+        **{k: figures[k] for k in ("generations", "pruned", "eval_seconds", "failed", "stop_reason", "best",
+                                   "best_metrics", "curve", "evaluations")},
+    }  # fmt: skip
     key = f"{args.label}{strategy}-{seed}"
     merge_row(RESULTS / args.out, key, row)
-    nas(env, "export", "s", "--db", db, "--out", str(work / "best"), "--force")
-    row["test"] = train(env, work / "best", flags, args, scratch=True)
+    row["test"] = final_training(env, export_best(env, work / "search.db", work / "best"), flags, args)
     merge_row(RESULTS / args.out, key, row)
     print(strategy, seed, row["best"], row["best_metrics"], row["test"], flush=True)
 
 
 def reference(env: dict[str, str], name: str, flags: list[str], args: argparse.Namespace) -> None:
-    from evonas.export import write_bundle
-    from evonas.genomes import build_autoencoder
-    from evonas.genomes.references import seed_genome
-    from evonas.learn import state_dict_bytes
-
-    genome = seed_genome(name)
     c, h, w = (int(n) for n in args.shape.split(","))
-    shape = (c, h, w)
-    bundle = args.work / f"ref-{name}"
-    with tempfile.TemporaryDirectory() as tmp:
-        weights = Path(tmp) / "w.safetensors"
-        weights.write_bytes(state_dict_bytes(build_autoencoder(genome, shape)))
-        write_bundle(bundle, genome, shape, weights, {}, force=True)
+    bundle = reference_bundle(name, (c, h, w), args.work / f"ref-{name}")
+    from evonas.genomes.references import seed_genome
+
     row = {
         "reference": name,
-        "genome": genome.compact(),
-        "test": train(env, bundle, flags, args, scratch=True),
+        "genome": seed_genome(name).compact(),
+        "test": final_training(env, bundle, flags, args),
     }
     merge_row(RESULTS / args.out, f"ref-{name}", row)
     print(name, row, flush=True)
@@ -147,7 +82,7 @@ def main() -> None:
     parser.add_argument("flags", nargs=argparse.REMAINDER, help="flags for nas run (after --)")
     args = parser.parse_args()
     flags = [f for f in args.flags if f != "--"]
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "OMP_NUM_THREADS": str(args.cpus)}
+    env = environment(args.cpus)
     for seed in [int(s) for s in args.seeds.split(",") if s]:
         for strategy in [s for s in args.strategies.split(",") if s]:
             search(env, strategy, seed, flags, args)
