@@ -5,4 +5,4 @@ dispatch to Ray), ``storage`` (runs in a database), ``datasets`` (image loaders 
 splits) and ``nas`` (configuration, the evolution loop and the ``nas`` command).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"

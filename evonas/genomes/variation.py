@@ -9,6 +9,7 @@ pool that would collapse the feature map, surplus convs) and redraws otherwise; 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ MUTATIONS = ("add", "remove", "change", "swap")
 RECIPE_MUTATION = "recipe"  # one more operator for genomes that carry a recipe
 
 
-def _pick(rng: np.random.Generator, options: Sequence):
+def _pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
     return options[int(rng.integers(len(options)))]
 
 
@@ -138,7 +139,7 @@ def random_genome(
     )
 
 
-def _change(gene: BodyGene | DenseGene, space: SearchSpace, rng: np.random.Generator):
+def _change(gene: BodyGene | DenseGene, space: SearchSpace, rng: np.random.Generator) -> BodyGene | DenseGene:
     if isinstance(gene, ConvGene):
         field = _pick(rng, ("channels", "kernel", "activation"))
         if field == "channels":
