@@ -8,9 +8,13 @@ serialised form is :meth:`Metrics.to_json` and nothing else. Depends on nothing 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+
+Objective = Literal["acc", "nmi", "ari", "silhouette"]
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
+DEFAULT_OBJECTIVE: Objective = "acc"  # what runs stored before objectives could be chosen maximised
 
 
 class Metrics(BaseModel):
@@ -27,10 +31,12 @@ class Metrics(BaseModel):
     baseline_loss: float | None = None  # validation MSE of predicting the mean training image
     params: int | None = None
 
-    @property
-    def objective(self) -> float | None:
-        """The score the search maximises: clustering ACC, or the silhouette without labels."""
-        return self.acc if self.acc is not None else self.silhouette
+    def score(self, objective: Objective = DEFAULT_OBJECTIVE) -> float | None:
+        """The one rule of what a search maximises: the ``objective`` metric (ACC, NMI, ARI, or the
+        label-free silhouette), and the silhouette on data without labels whatever the objective
+        (a labelled score is then None)."""
+        value = getattr(self, objective)
+        return value if value is not None else self.silhouette
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from evonas.metrics import Metrics
+from evonas.metrics import DEFAULT_OBJECTIVE, Metrics, Objective
 from evonas.sizes import is_large
 from evonas.statuses import EvalStatus
 
@@ -83,6 +83,11 @@ class Budget(BaseModel):
         description="how a candidate's codes become clusters: kmeans, or umap-gmm (N2D's UMAP to k "
         "dimensions, then a Gaussian mixture, ~5 s more per evaluation; the default for images of "
         "16x16 and more, see the README)",
+    )
+    objective: Objective = Field(
+        DEFAULT_OBJECTIVE,
+        description="what selection maximises on the validation images: acc, nmi, ari, or silhouette "
+        "(label-free; on data without labels the silhouette is used whatever this says)",
     )
     kmeans_n_init: int = Field(4, ge=1, le=1000)
     kmeans_max_samples: int = Field(

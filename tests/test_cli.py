@@ -116,3 +116,19 @@ def test_a_run_where_every_candidate_fails_says_why_and_what_to_change(tmp_path)
     assert "best:" not in run.stdout
     assert "no candidate was scored: 2 of 2 evaluations failed" in run.stderr
     assert "failed the reconstruction gate: give each candidate more training (--epochs" in run.stderr
+
+
+@pytest.mark.slow
+def test_a_real_run_ranks_by_the_objective_it_was_given(tmp_path):
+    db = str(tmp_path / "o.db")
+    run = nas("run", "--name", "o", "--objective", "nmi", "--population", "4", "--generations", "1",
+              "--epochs", "3", "--seed", "2", "--cpus", "2", "--db", db)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "best NMI" in run.stderr and "best ACC" not in run.stderr  # the progress line says what it ranks
+    data = json.loads(nas("show", "o", "--db", db, "--json").stdout)
+    assert data["config"]["budget"]["objective"] == "nmi"  # stored with the run: a resume keeps it
+    evaluated = [i for g in data["generations"] for i in g["evaluated"]]
+    assert {i["objective"] for i in evaluated} == {"nmi"}
+    complete = [i for i in evaluated if i["status"] in ("ok", "cached")]
+    assert all(i["score"] == i["metrics"]["nmi"] for i in complete)
+    assert data["best"]["metrics"]["nmi"] == max(i["metrics"]["nmi"] for i in complete)

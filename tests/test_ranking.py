@@ -1,5 +1,7 @@
 """The one ranking rule: complete records by score, earliest on ties; 0.0 and below are scores."""
 
+from dataclasses import replace
+
 from evonas import ranking
 from evonas.metrics import Metrics
 from evonas.storage import IndividualRecord
@@ -40,10 +42,21 @@ def test_ties_go_to_the_earliest_and_each_genome_ranks_once():
     assert ranking.ranked([first, second, again]) == [first, second]
 
 
-def test_acc_is_the_objective_when_measured_else_the_silhouette():
-    assert Metrics(acc=0.0, silhouette=0.9).objective == 0.0
-    assert Metrics(silhouette=0.3).objective == 0.3
-    assert Metrics().objective is None
+def test_the_objective_metric_is_the_score_and_the_silhouette_without_labels():
+    assert Metrics(acc=0.0, silhouette=0.9).score() == 0.0  # ACC by default, 0.0 a score like any
+    assert Metrics(silhouette=0.3).score() == 0.3
+    assert Metrics().score() is None
+    m = Metrics(acc=0.6, nmi=0.7, ari=0.5, silhouette=0.2)
+    assert [m.score(o) for o in ("acc", "nmi", "ari", "silhouette")] == [0.6, 0.7, 0.5, 0.2]
+    assert Metrics(silhouette=0.4).score("nmi") == 0.4  # no labels: the silhouette whatever asked
+
+
+def test_records_rank_by_their_objective():
+    high_acc = replace(_rec("a", acc=0.9), metrics=Metrics(acc=0.9, nmi=0.5))
+    high_nmi = replace(_rec("b", acc=0.6), metrics=Metrics(acc=0.6, nmi=0.8))
+    assert ranking.best([high_acc, high_nmi]) is high_acc
+    by_nmi = [replace(r, objective="nmi") for r in (high_acc, high_nmi)]
+    assert ranking.best(by_nmi) is by_nmi[1] and by_nmi[1].score == 0.8
 
 
 def test_best_score_keeps_zero():

@@ -95,6 +95,7 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
         ("--epochs", "epochs", "N"),
         ("--steps", "steps", "N"),
         ("--head", "head", None),
+        ("--objective", "objective", None),
         ("--lr", "lr", "LR"),
     ):
         flags.append(model_flag(run, flag, Budget, field, path=("budget", field), metavar=metavar))

@@ -135,9 +135,9 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    opts = train_options(args)  # a bad option fails here, before torch is imported
     from evonas.training import scores_text, train_bundle
 
-    opts = train_options(args)
     say = (lambda _msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     result = train_bundle(args.dir, opts, say=say)
     if args.json:

@@ -130,9 +130,10 @@ class Loop(abc.ABC):
         self.reuse = reuse
         self.weights = weights
         self.rung_epochs = tuple(rung_epochs)  # pruning checkpoints (empty: no pruning)
+        self.objective = config.budget.objective  # what every record of the run is ranked by
         self.state = RunState()
         self.tracker = Tracker("", config.generations, config.population)
-        self.journal = Journal(storage, -1, weights)
+        self.journal = Journal(storage, -1, weights, self.objective)
         self.stop_reason: str | None = None  # why the loop stopped before its last generation
 
     @abc.abstractmethod
@@ -142,8 +143,8 @@ class Loop(abc.ABC):
     def _begin(self, run: RunInfo, per_generation: int) -> None:
         """A driver takes the run: its journal, and a tracker whose clock starts now."""
         cfg = self.config
-        self.journal = Journal(self.storage, run.id, self.weights)
-        self.tracker = Tracker(run.name, cfg.generations, per_generation, cfg.time_budget)
+        self.journal = Journal(self.storage, run.id, self.weights, self.objective)
+        self.tracker = Tracker(run.name, cfg.generations, per_generation, cfg.time_budget, self.objective)
 
     @property
     def best(self) -> IndividualRecord | None:

@@ -116,7 +116,11 @@ class Search(Loop):
         self.storage.update_progress(self.journal.run_id, stored.to_json())
         journal = self.journal.load(index) if jobs else {}
         second = SecondSeeds(
-            self.config.reevaluate, self.config.seed, candidates, journaled_second_seeds(journal)
+            self.config.reevaluate,
+            self.config.seed,
+            candidates,
+            self.objective,
+            journaled_second_seeds(journal),
         )
         results = self._run_jobs(index, list(jobs.values()), journal, second if second.count else None)
 
@@ -124,7 +128,7 @@ class Search(Loop):
         for c in candidates:
             h = c.genome.hash
             if h in results:
-                record = record_of(c, results.pop(h))
+                record = record_of(c, results.pop(h), self.objective)
             else:
                 record = cached_copy(self.state.known[h], c.parents, c.operator)
             self.state.learn(record)

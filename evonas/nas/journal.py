@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 
 from evonas.genomes import Genome
+from evonas.metrics import DEFAULT_OBJECTIVE, Objective
 from evonas.nas.breeding import Candidate
 from evonas.statuses import EvalStatus
 from evonas.storage import RunStorage
@@ -22,10 +23,17 @@ from evonas.values import EvalResult
 class Journal:
     """One run's journal in its storage, with the run's weight keeping beside it."""
 
-    def __init__(self, storage: RunStorage, run_id: int, weights: WeightStore | None = None) -> None:
+    def __init__(
+        self,
+        storage: RunStorage,
+        run_id: int,
+        weights: WeightStore | None = None,
+        objective: Objective = DEFAULT_OBJECTIVE,
+    ) -> None:
         self.storage = storage
         self.run_id = run_id
         self.weights = weights
+        self.objective = objective  # the score that decides which weights are kept
 
     def load(self, index: int) -> dict[str, str]:
         """Everything journaled for record ``index``, by key, in the order it was written."""
@@ -37,7 +45,7 @@ class Journal:
         key = genome_hash + (JOURNAL_REPLICATE if second else "")
         self.storage.journal_evaluation(self.run_id, index, key, result.model_dump_json(exclude={"weights"}))
         if not second and self.weights is not None and result.status == EvalStatus.OK:
-            self.weights.offer(genome_hash, result.metrics.objective, result.weights)
+            self.weights.offer(genome_hash, result.metrics.score(self.objective), result.weights)
 
     def candidate(self, index: int, c: Candidate) -> None:
         """Keep a steady-state candidate (genome, parents, operator) under its hash."""

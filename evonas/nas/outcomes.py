@@ -7,20 +7,20 @@ from dataclasses import replace
 from typing import Any
 
 from evonas.errors import INFRASTRUCTURE
-from evonas.metrics import AVERAGED, Metrics
+from evonas.metrics import AVERAGED, Metrics, Objective
 from evonas.nas.breeding import Candidate
 from evonas.statuses import EvalStatus
 from evonas.storage import IndividualRecord
 from evonas.values import EvalResult
 
 
-def record_of(c: Candidate, r: EvalResult) -> IndividualRecord:
-    """The record of a candidate's own evaluation."""
+def record_of(c: Candidate, r: EvalResult, objective: Objective) -> IndividualRecord:
+    """The record of a candidate's own evaluation, ranked by the run's ``objective``."""
     return IndividualRecord(
         hash=c.genome.hash, genome=c.genome.canonical_json(), parents=c.parents, operator=c.operator,
         status=EvalStatus(r.status), seed=r.seed, metrics=r.metrics, seconds=r.seconds, error=r.error,
         node=r.node, device=r.device, rung_acc=r.rung_acc, rung_scores=r.rung_scores,
-        pruned_at=r.pruned_at, head_seconds=r.head_seconds,
+        pruned_at=r.pruned_at, head_seconds=r.head_seconds, objective=objective,
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from evonas.datasets.splits import SPLIT_SEED
 from evonas.errors import ConfigError, InvalidGenomeError, NASError
 from evonas.genomes import Genome, SearchSpace, validate_genome
 from evonas.genomes.references import seed_genome
+from evonas.metrics import DEFAULT_OBJECTIVE
 from evonas.nas.config import DatasetConfig, RunConfig, format_validation_error
 from evonas.nas.core import Progress
 from evonas.nas.evolution import Search
@@ -93,6 +94,8 @@ def evaluation_key(config: RunConfig) -> str:
         del budget["head"]
     if config.budget.steps is None:
         del budget["steps"]
+    if config.budget.objective == DEFAULT_OBJECTIVE:  # added later, as layout was
+        del budget["objective"]
     what = {
         "dataset": {**dataset, "data_dir": data_dir, "split_seed": SPLIT_SEED},
         "budget": budget,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from evonas import ranking
 from evonas.genomes import Genome
+from evonas.metrics import Objective
 from evonas.nas.breeding import Candidate
 from evonas.nas.outcomes import record_of
 from evonas.seeds import evaluation_seed
@@ -46,6 +47,7 @@ class SecondSeeds:
     count: int  # the generation's ``reevaluate``
     seed: int  # the run's seed
     candidates: Sequence[Candidate]
+    objective: Objective  # the run's: what ranks the finished candidates
     started: set[str] = field(default_factory=set)  # hashes whose second seed started or is journaled
     results: dict[str, EvalResult] = field(default_factory=dict)  # finished second seeds by hash
 
@@ -56,7 +58,7 @@ class SecondSeeds:
             return []
         order = list(dict.fromkeys(c.genome.hash for c in self.candidates))
         by_hash = {c.genome.hash: c for c in reversed(self.candidates)}  # each hash's first candidate
-        done = [record_of(by_hash[h], firsts[h]) for h in order if h in firsts]
+        done = [record_of(by_hash[h], firsts[h], self.objective) for h in order if h in firsts]
         certain = ranking.ranked(r for r in done if r.status == EvalStatus.OK)[: self.count - remaining]
         jobs = [second_job(self.seed, r) for r in certain if r.hash not in self.started]
         self.started.update(job.genome.hash for job in jobs)

@@ -95,7 +95,7 @@ class SteadyStateSearch(Loop):
                 self.journal.candidate(filling.index, candidate)
                 self.journal.evaluation(filling.index, candidate.genome.hash, result)
                 self.tracker.finished(result, new=True)
-                filling = self._add(run, filling, candidate, record_of(candidate, result))
+                filling = self._add(run, filling, candidate, record_of(candidate, result, self.objective))
                 finished += 1
             self._show()
         if filling.individuals:  # a time budget ended the run inside a record: keep what finished
@@ -141,7 +141,7 @@ class SteadyStateSearch(Loop):
         stopped, in the order they finished, settled again (the queue ages as it did)."""
         for candidate, result in journaled_candidates(self.journal.load(filling.index)):
             self.tracker.finished(result, new=False)
-            filling.individuals.append(self._settle(candidate, record_of(candidate, result)))
+            filling.individuals.append(self._settle(candidate, record_of(candidate, result, self.objective)))
 
     def _store(self, run: RunInfo, filling: _Record) -> None:
         population = tuple(ind.hash for ind in self.queue)

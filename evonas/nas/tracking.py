@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from evonas.metrics import DEFAULT_OBJECTIVE, Objective
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus
 from evonas.values import EvalResult
@@ -31,8 +32,14 @@ class Tracker:
     """Counts evaluations as they finish and turns them into :class:`RunProgress` snapshots."""
 
     def __init__(
-        self, name: str, last_generation: int, per_generation: int, time_budget: float | None = None
+        self,
+        name: str,
+        last_generation: int,
+        per_generation: int,
+        time_budget: float | None = None,
+        objective: Objective = DEFAULT_OBJECTIVE,
     ) -> None:
+        self.objective = objective  # what the best of a generation is by
         self.name = name
         self.time_budget = time_budget  # seconds this driver may run: the time left caps the estimate
         self.last_generation = last_generation
@@ -74,7 +81,7 @@ class Tracker:
         g.failed += result.status == EvalStatus.FAILED
         g.pruned += result.status == EvalStatus.PRUNED
         if result.status == EvalStatus.OK:
-            g.best = best_score([g.best, result.metrics.objective])
+            g.best = best_score([g.best, result.metrics.score(self.objective)])
 
     def _capped(self, eta: float | None, elapsed: float) -> float | None:
         return within_budget(eta, self.time_budget, elapsed)
@@ -90,6 +97,7 @@ class Tracker:
             name=self.name, status="running", generation=g.index, last=self.last_generation,
             done=g.done, total=g.total, running=min(g.slots, left), failed=g.failed, pruned=g.pruned,
             cached=g.cached, best_acc=best_score([run_best, g.best]), elapsed=elapsed,
+            objective=self.objective,
             eta=self._capped(estimate_left(self.evaluated, elapsed, left, self.last_generation - g.index,
                                            self.per_generation), elapsed),
         )  # fmt: skip

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from evonas.errors import INFRASTRUCTURE
-from evonas.metrics import Metrics
+from evonas.metrics import DEFAULT_OBJECTIVE, Metrics, Objective
 from evonas.statuses import EvalStatus, RunStatus
 
 # Journal keys: a finished evaluation is journaled under its genome hash; a second seed's under
@@ -59,6 +59,7 @@ class IndividualRecord:
     pruned_at: int | None = None  # the epoch training stopped at when pruned (copied by cached copies)
     evaluations: tuple[dict[str, Any], ...] = ()  # each seed's metrics when re-evaluated; metrics = mean
     head_seconds: float | None = None  # of ``seconds``, the clustering head's (None: not measured)
+    objective: Objective = DEFAULT_OBJECTIVE  # what the run ranks by (``--objective``)
 
     @property
     def reusable(self) -> bool:
@@ -68,8 +69,9 @@ class IndividualRecord:
 
     @property
     def score(self) -> float | None:
-        """The objective the search maximises: clustering ACC, or the silhouette without labels."""
-        return self.metrics.objective
+        """The score the search maximises: its ``objective`` metric (the silhouette without labels),
+        by the one rule :meth:`Metrics.score`."""
+        return self.metrics.score(self.objective)
 
     @property
     def complete(self) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from evonas import __version__
 from evonas.clock import utc_now
 from evonas.errors import INFRASTRUCTURE, RunNotFoundError, StorageError
-from evonas.metrics import Metrics
+from evonas.metrics import DEFAULT_OBJECTIVE, Metrics
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import schema
 from evonas.storage.base import RunStorage, check_new_run_name
@@ -121,6 +121,7 @@ class IndividualRow(Base):
     evaluations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     rung_scores: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     head_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    objective: Mapped[str | None] = mapped_column(String(20), nullable=True)
     generation: Mapped[GenerationRow] = relationship(back_populates="individuals")
 
 
@@ -139,7 +140,7 @@ class JournalRow(Base):
 # the columns of an individual besides its metrics (one column each, see Metrics.fields())
 _INDIVIDUAL_FIELDS = [
     "hash", "genome", "operator", "status", "seed", "seconds", "error", "node", "device",
-    "rung_acc", "pruned_at", "head_seconds",
+    "rung_acc", "pruned_at", "head_seconds", "objective",
 ]  # fmt: skip
 
 
@@ -454,7 +455,7 @@ def _individual(row: IndividualRow) -> IndividualRecord:
         evaluations=tuple(row.evaluations or ()),
         rung_scores={int(k): float(v) for k, v in (row.rung_scores or {}).items()},
         metrics=Metrics.from_mapping({k: getattr(row, k) for k in Metrics.fields()}),
-        **values | {"status": EvalStatus(row.status)},
+        **values | {"status": EvalStatus(row.status), "objective": row.objective or DEFAULT_OBJECTIVE},
     )
 
 

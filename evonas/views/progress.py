@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from evonas.clock import duration_text, utc_now
+from evonas.metrics import DEFAULT_OBJECTIVE
 from evonas.ranking import best_score
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, RunInfo, RunStorage
 from evonas.storage.liveness import driver_state, shown_status
 from evonas.storage.records import JOURNAL_CANDIDATE
 from evonas.values import UNTIL_TIME_IS_SPENT, EvalResult
-from evonas.views.runs import counts, wall_seconds
+from evonas.views.runs import counts, run_objective, wall_seconds
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class RunProgress:
     elapsed: float  # seconds since this driver started the run (or resumed it)
     eta: float | None  # estimated seconds left for the whole run
     epochs: tuple[tuple[int, int], ...] = ()  # (done, total) of the evaluations in flight
+    objective: str = DEFAULT_OBJECTIVE  # what best_acc is: the run's objective metric
 
     def render(self) -> str:
         parts = [
@@ -74,7 +76,8 @@ class RunProgress:
             parts.append(f"{self.pruned} pruned")
         parts += [
             f"{self.cached} cached",
-            f"best ACC {self.best_acc:.4f}" if self.best_acc is not None else "best ACC -",
+            f"best {self.objective.upper()} "
+            + (f"{self.best_acc:.4f}" if self.best_acc is not None else "-"),
             f"elapsed {duration_text(self.elapsed)}",
             f"left ~{duration_text(self.eta)}" if self.eta is not None else "left -",
         ]
@@ -121,7 +124,9 @@ def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord])
             for k, v in storage.load_journal(run.id, p.generation).items()
             if not k.endswith(JOURNAL_CANDIDATE)  # steady-state also journals the candidate beside its result
         ]
-        best = best_score([best, *(r.metrics.objective for r in results if r.status == EvalStatus.OK)])
+        objective = run_objective(run)
+        scores = (r.metrics.score(objective) for r in results if r.status == EvalStatus.OK)
+        best = best_score([best, *scores])
         done_now = len(results)
         started = datetime.fromisoformat(p.run_started_at)
         elapsed = (utc_now() - started).total_seconds()
@@ -130,7 +135,7 @@ def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord])
             done=p.cached + done_now, total=p.total, running=min(p.slots, p.to_evaluate - done_now),
             failed=sum(r.status == EvalStatus.FAILED for r in results),
             pruned=sum(r.status == EvalStatus.PRUNED for r in results), cached=p.cached,
-            best_acc=best, elapsed=elapsed,
+            best_acc=best, elapsed=elapsed, objective=objective,
             eta=within_budget(
                 estimate_left(p.evaluated_before + done_now, elapsed, p.to_evaluate - done_now,
                               last - p.generation, per_generation),
@@ -141,5 +146,5 @@ def progress_of(storage: RunStorage, run: RunInfo, gens: list[GenerationRecord])
     return RunProgress(
         name=run.name, status=shown_status(run), generation=stored_last, last=last,
         done=n.records, total=n.records, running=0, failed=n.failed, pruned=n.pruned, cached=n.cached,
-        best_acc=best, elapsed=wall_seconds(run), eta=None,
+        best_acc=best, elapsed=wall_seconds(run), eta=None, objective=run_objective(run),
     )  # fmt: skip

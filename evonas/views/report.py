@@ -13,6 +13,7 @@ from typing import Any
 
 from evonas.errors import NASError
 from evonas.genomes import Genome, infer_shapes
+from evonas.metrics import DEFAULT_OBJECTIVE
 from evonas.ranking import unique
 from evonas.statuses import EvalStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo, RunStorage
@@ -21,6 +22,7 @@ from evonas.views.runs import (
     counts,
     individuals,
     run_head,
+    run_objective,
     scores_line,
     shown_status,
     trained,
@@ -62,23 +64,25 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def generations_plot(gens: Sequence[GenerationRecord]) -> str:
+def generations_plot(gens: Sequence[GenerationRecord], objective: str = DEFAULT_OBJECTIVE) -> str:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key, label in (
-        (axes[0], "objective", "ACC, or silhouette without labels (validation)"),
+        (axes[0], "score", f"{objective.upper()}, or silhouette without labels (validation)"),
         (axes[1], "recon_loss", "reconstruction MSE"),
     ):
         xs, best, med, worst = [], [], [], []
         for g in gens:
-            values = [getattr(i.metrics, key) for i in g.individuals if i.complete]
+            values = [
+                i.score if key == "score" else getattr(i.metrics, key) for i in g.individuals if i.complete
+            ]
             vals = [v for v in values if v is not None]
             if not vals:
                 continue
             xs.append(g.index)
             hi, lo = max(vals), min(vals)
-            best.append(hi if key == "objective" else lo)
-            worst.append(lo if key == "objective" else hi)
+            best.append(hi if key == "score" else lo)
+            worst.append(lo if key == "score" else hi)
             med.append(statistics.median(vals))
         ax.plot(xs, best, "o-", label="best")
         ax.plot(xs, med, "s--", label="median")
@@ -107,7 +111,9 @@ def pareto_front(points: Sequence[IndividualRecord]) -> list[IndividualRecord]:
     return sorted(front, key=lambda r: objectives(r)[1])
 
 
-def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualRecord]]:
+def pareto_plot(
+    gens: Sequence[GenerationRecord], objective: str = DEFAULT_OBJECTIVE
+) -> tuple[str, list[IndividualRecord]]:
     """ACC against reconstruction loss over the last generation: its offspring and its survivors."""
     plt = _pyplot()
     gen = gens[-1]
@@ -126,7 +132,7 @@ def pareto_plot(gens: Sequence[GenerationRecord]) -> tuple[str, list[IndividualR
         ax.plot([i.metrics.recon_loss for i in front], [i.score for i in front], "r.-", label="Pareto front")
         ax.legend()
     ax.set_xlabel("reconstruction MSE (lower is better)")
-    ax.set_ylabel("ACC or silhouette (higher is better)")
+    ax.set_ylabel(f"{objective.upper()} or silhouette (higher is better)")
     ax.set_title(f"generation {gen.index} (offspring and survivors); marker size ~ parameters")
     ax.grid(alpha=0.3)
     return _png(fig), front
@@ -227,12 +233,13 @@ def build_report(run: RunInfo, gens: Sequence[GenerationRecord]) -> str:
     parts.append(_section("summary", "Summary", _table(["", ""], summary)))
     parts.append(
         _section(
-            "generations", "ACC and reconstruction loss per generation",
-            generations_plot(gens) + "<p>Over the individuals of each generation with measured metrics.</p>",
+            "generations", f"{run_objective(run).upper()} and reconstruction loss per generation",
+            generations_plot(gens, run_objective(run))
+            + "<p>Over the individuals of each generation with measured metrics.</p>",
         )
     )  # fmt: skip
     if gens:
-        img, front = pareto_plot(gens)
+        img, front = pareto_plot(gens, run_objective(run))
         rows = [
             (
                 Genome.from_json(i.genome).compact(),

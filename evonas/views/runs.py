@@ -10,7 +10,7 @@ from datetime import datetime
 
 from evonas import ranking
 from evonas.clock import utc_now
-from evonas.metrics import Metrics
+from evonas.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, Metrics, Objective
 from evonas.statuses import EvalStatus, RunStatus
 from evonas.storage import GenerationRecord, IndividualRecord, RunInfo
 from evonas.storage.liveness import driver_state, shown_status
@@ -61,6 +61,12 @@ def counts(records: Iterable[IndividualRecord]) -> Counts:
         failed=by[EvalStatus.FAILED], pruned=by[EvalStatus.PRUNED], cached=by[EvalStatus.CACHED],
         reevaluated=sum(bool(i.evaluations) for i in recs if i.status != EvalStatus.CACHED),
     )  # fmt: skip
+
+
+def run_objective(run: RunInfo) -> Objective:
+    """What the run ranks by (its stored configuration's objective; ACC for runs stored before)."""
+    value = (run.config.get("budget") or {}).get("objective")
+    return value if value in OBJECTIVES else DEFAULT_OBJECTIVE
 
 
 def best_individual(generations: Iterable[GenerationRecord]) -> IndividualRecord | None:

@@ -32,6 +32,8 @@ def individual_json(ind: IndividualRecord) -> dict[str, Any]:
         "status": str(ind.status),
         "error": ind.error,
         "metrics": ind.metrics.to_json(),
+        "objective": ind.objective,
+        "score": ind.score,  # the objective's value, by which the run ranked it
         "seconds": ind.seconds,
         "head_seconds": ind.head_seconds,
         "seed": ind.seed,

@@ -28,9 +28,11 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "little") / 2**64
 
 
-def fake_score(genome: Genome, seed: int) -> float:
-    """The fake ACC of ``genome``: 0.2-0.8 from its hash, plus up to +-0.01 from the seed."""
-    return 0.2 + 0.6 * _unit(genome.hash) + 0.02 * (_unit(genome.hash, seed) - 0.5)
+def fake_score(genome: Genome, seed: int, metric: str = "acc") -> float:
+    """The fake ACC (or another ``metric``) of ``genome``: 0.2-0.8 from its hash, plus up to +-0.01
+    from the seed; each metric its own draw, so they rank genomes differently."""
+    key = (genome.hash,) if metric == "acc" else (genome.hash, metric)
+    return 0.2 + 0.6 * _unit(*key) + 0.02 * (_unit(*key, seed) - 0.5)
 
 
 def fake_checkpoint_score(genome: Genome, seed: int, epoch: int, position: int, count: int) -> float:
@@ -44,7 +46,8 @@ def fake_result(job: EvalJob, fail: Callable[[Genome], bool] = lambda g: False) 
     if fail(job.genome):
         return EvalResult(status=EvalStatus.FAILED, error="gate: fake failure", seed=job.seed, seconds=1.0)
     score = fake_score(job.genome, job.seed)
-    metrics = Metrics(acc=score, nmi=score - 0.1, ari=score - 0.2, recon_loss=0.1 - score / 10, params=1000)
+    nmi = fake_score(job.genome, job.seed, "nmi")  # ranks genomes otherwise than ACC does
+    metrics = Metrics(acc=score, nmi=nmi, ari=score - 0.2, recon_loss=0.1 - score / 10, params=1000)
     scores: dict[int, float] = {}
     rungs = sorted(job.rungs, key=lambda r: r.epoch)
     for i, rung in enumerate(rungs):  # the score climbs to the final one over the checkpoints

@@ -157,7 +157,7 @@ def _evaluate(
             scores = score(z, checkpoint_rng(seed))
         except ValueError:  # e.g. a single cluster so far: nothing to judge yet
             return
-        objective = Metrics.from_mapping(scores).objective
+        objective = Metrics.from_mapping(scores).score(budget.objective)
         checkpoint["rung_acc"] = objective
         if objective is not None:
             checkpoint["rung_scores"] = {**checkpoint.get("rung_scores", {}), epoch: objective}
@@ -211,6 +211,9 @@ def score_codes(
     ARI) or, without labels, by the silhouette of the partition in the head's own space."""
     idx = sample_index(z.shape[0], budget.kmeans_max_samples, rng)
     partition = cluster_codes(z[idx], data.n_clusters, budget.head, seed, budget.kmeans_n_init)
-    if data.y_val is not None:
-        return clustering_scores(data.y_val[idx], partition.labels)
-    return {"silhouette": label_free_score(partition, seed)}
+    if data.y_val is None:
+        return {"silhouette": label_free_score(partition, seed)}
+    scores = clustering_scores(data.y_val[idx], partition.labels)
+    if budget.objective == "silhouette":  # asked for on labelled data: measured beside the others
+        scores["silhouette"] = label_free_score(partition, seed)
+    return scores

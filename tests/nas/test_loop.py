@@ -87,7 +87,7 @@ class BestLast(FakeEvaluator):
 
     def evaluate(self, jobs, on_result=None, on_tick=None, follow_up=None):
         def score(job):
-            value = fake_result(job).metrics.objective
+            value = fake_result(job).metrics.score()
             return -1.0 if value is None else value
 
         order = sorted(range(len(jobs)), key=lambda i: score(jobs[i]))
@@ -379,3 +379,21 @@ def test_seed_from_takes_the_best_genomes_of_another_run(tmp_path):
     )
     top = best_genomes_of(config.db, "before", 2)
     assert top == [Genome.from_json(r.genome).compact() for r in ranked[:2]]
+
+
+def test_the_objective_decides_what_is_best_and_every_record_keeps_it(tmp_path):
+    (tmp_path / "acc").mkdir()
+    (tmp_path / "nmi").mkdir()
+    by_acc = _search(tmp_path / "acc", name="a")
+    by_nmi = _search(tmp_path / "nmi", name="n", budget={"objective": "nmi"})
+    picked = {}
+    for label, (config, storage, search) in {"acc": by_acc, "nmi": by_nmi}.items():
+        run = storage.create_run(config.name, config.model_dump(mode="json"), 0)
+        search.run(run)
+        records = [i for g in storage.load_generations(run.id) for i in g.individuals]
+        assert {r.objective for r in records} == {label}  # stored and read back
+        complete = [r for r in records if r.complete]
+        assert search.best is not None
+        assert search.best.score == max(getattr(r.metrics, label) for r in complete)
+        picked[label] = search.best.hash
+    assert picked["acc"] != picked["nmi"]  # the fake's NMI ranks genomes otherwise than its ACC

@@ -147,6 +147,14 @@ def test_a_real_steady_state_run_survives_a_sigkill(tmp_path):
         except ProcessLookupError:
             break
         time.sleep(0.1)
+    # the killed run is still marked running, but every read-side command shows it stale
+    for command in (["status", "ss"], ["runs"]):
+        seen = subprocess.run([sys.executable, "-m", "evonas.cli", *command, "--db", db], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert seen.returncode == 0 and "stale (heartbeat" in seen.stdout, (command, seen.stdout, seen.stderr)
+    show_json = [sys.executable, "-m", "evonas.cli", "show", "ss", "--db", db, "--json"]
+    killed = json.loads(subprocess.run(show_json, env=env, capture_output=True, text=True, check=True).stdout)
+    assert killed["status"] == "running" and killed["shown_status"].startswith("stale")
     out = subprocess.run([sys.executable, "-m", "evonas.cli", "resume", "ss", *common],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr
