@@ -161,12 +161,13 @@ def run_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evonas.nas.config import build_config
-    from evonas.nas.progress import progress_for
-    from evonas.nas.runner import run_search
 
     if args.seed_top < 1:
         raise NASError(f"The '--seed-top' option must be at least 1. Got {args.seed_top} instead.")
-    config = build_config(args.config, run_overrides(args))
+    config = build_config(args.config, run_overrides(args))  # bad options fail before torch and Ray load
+    from evonas.nas.progress import progress_for
+    from evonas.nas.runner import run_search
+
     run = run_search(
         config, progress=None if args.quiet else progress_for(), reuse=args.reuse,
         seed_from=args.seed_from, seed_top=args.seed_top,
