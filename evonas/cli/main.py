@@ -56,7 +56,7 @@ def _interrupt_on_sigterm() -> None:
 
 def default_log_file(db: str) -> Path:
     """Beside an SQLite database (``runs/evonas.db`` -> ``runs/evonas.log``), else ./evonas.log."""
-    path = sqlite_path(db) if db.strip() else None
+    path = sqlite_path(db)
     return Path("evonas.log") if path is None else path.with_suffix(".log")
 
 

@@ -86,8 +86,8 @@ class Search(Loop):
             taken = set(known) | {c.genome.hash for c in seeds}
             return seeds + self.breeder.random(rng, cfg.population - len(seeds), taken)
         if cfg.strategy == "random":
-            return self.breeder.random(rng, cfg.n_offspring, set(known), operator="random")
-        return self.breeder.offspring(population, rng, cfg.n_offspring, set(known))
+            return self.breeder.random(rng, cfg.n_offspring, known.keys(), operator="random")
+        return self.breeder.offspring(population, rng, cfg.n_offspring, known.keys())
 
     def evaluate(
         self, index: int, candidates: Sequence[Candidate], prune_below: Mapping[int, float] | None = None

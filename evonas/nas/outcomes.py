@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from evonas.errors import INFRASTRUCTURE
-from evonas.metrics import AVERAGED, Metrics, Objective
+from evonas.metrics import AVERAGED, OBJECTIVES, Metrics, Objective
 from evonas.nas.breeding import Candidate
 from evonas.statuses import EvalStatus
 from evonas.storage import IndividualRecord
@@ -52,9 +52,7 @@ def merge_second(first: IndividualRecord, second: EvalResult) -> IndividualRecor
     if (second.error or "").startswith(INFRASTRUCTURE):
         return replace(first, evaluations=(one, {**two, "error": second.error}))
     if second.status != EvalStatus.OK:
-        unscored = first.metrics.model_copy(
-            update={"acc": None, "nmi": None, "ari": None, "silhouette": None}
-        )
+        unscored = first.metrics.model_copy(update=dict.fromkeys(OBJECTIVES))
         return replace(
             first, status=EvalStatus.FAILED, metrics=unscored,
             error=f"second evaluation (seed {second.seed}) {second.status}: {second.error}",

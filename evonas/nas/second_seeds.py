@@ -51,14 +51,16 @@ class SecondSeeds:
     started: set[str] = field(default_factory=set)  # hashes whose second seed started or is journaled
     results: dict[str, EvalResult] = field(default_factory=dict)  # finished second seeds by hash
 
+    def __post_init__(self) -> None:
+        self._order = list(dict.fromkeys(c.genome.hash for c in self.candidates))  # distinct, in order
+        self._first = {c.genome.hash: c for c in reversed(self.candidates)}  # each hash's first candidate
+
     def early(self, firsts: Mapping[str, EvalResult], remaining: int) -> list[EvalJob]:
         """The second seeds certain enough to start now, given the first evaluations finished
         (``firsts``) and ``remaining`` still running."""
         if remaining >= self.count:
             return []
-        order = list(dict.fromkeys(c.genome.hash for c in self.candidates))
-        by_hash = {c.genome.hash: c for c in reversed(self.candidates)}  # each hash's first candidate
-        done = [record_of(by_hash[h], firsts[h], self.objective) for h in order if h in firsts]
+        done = [record_of(self._first[h], firsts[h], self.objective) for h in self._order if h in firsts]
         certain = ranking.ranked(r for r in done if r.status == EvalStatus.OK)[: self.count - remaining]
         jobs = [second_job(self.seed, r) for r in certain if r.hash not in self.started]
         self.started.update(job.genome.hash for job in jobs)

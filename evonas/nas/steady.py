@@ -110,7 +110,7 @@ class SteadyStateSearch(Loop):
         if created < len(seeds):
             return seeds[created]
         complete = [ind for ind in self.queue if ind.record.complete]
-        known = set(self.state.known)
+        known = self.state.known.keys()  # read only: no copy per candidate
         if created < self.config.population or self.config.strategy == "random" or not complete:
             operator = "init" if created < self.config.population else "random"
             drawn = self.breeder.random(rng, 1, known, operator=operator)

@@ -29,7 +29,7 @@ from evonas.learn import (
     state_dict_bytes,
     train_reconstruction,
 )
-from evonas.metrics import Metrics
+from evonas.metrics import OBJECTIVES, Metrics
 from evonas.training.classifier import train_classifier
 from evonas.training.cluster import HEAD_FILE, WEIGHTS_FILE, save_head, write_clusters
 from evonas.training.encode import Scored, score_encoder
@@ -41,7 +41,7 @@ from evonas.training.pictures import loss_curve, reconstructions, tsne_map
 
 log = logging.getLogger(__name__)
 
-SCORES = ("acc", "nmi", "ari", "silhouette")  # what metrics.json and the fine-tuning summary report
+SCORES = OBJECTIVES  # the clustering scores metrics.json and the fine-tuning summary report
 
 
 @dataclass
